@@ -1,0 +1,169 @@
+//! Strict readers and writers for the canonical binary forms, and the base32 text alphabet.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+
+/// A cursor over untrusted bytes: every read is bounds-checked and a parse must end with
+/// [`Reader::finish`], which refuses trailing bytes.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+const TRUNCATED: Error = Error::malformed("input is truncated: supply the complete value");
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.buf.len() < n {
+            return Err(TRUNCATED);
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let b = self.bytes(N)?;
+        <[u8; N]>::try_from(b).map_err(|_| TRUNCATED)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(u8::from_be_bytes(self.array::<1>()?))
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array::<2>()?))
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array::<4>()?))
+    }
+
+    /// All remaining bytes.
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.buf)
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Succeeds only when every byte was consumed.
+    pub(crate) fn finish(self) -> Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::malformed(
+                "trailing bytes after the end of the value: the input is not canonical",
+            ))
+        }
+    }
+}
+
+const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// RFC 4648 base32 with a lower-case alphabet and no padding.
+pub(crate) fn base32_encode(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(5).saturating_mul(8));
+    let mut acc: u32 = 0;
+    let mut bits: u32 = 0;
+    for &b in data {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(b32_char(acc >> bits));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(b32_char(acc << (5 - bits)));
+    }
+    out
+}
+
+fn b32_char(v: u32) -> char {
+    let i = (v & 31) as usize;
+    B32.get(i).map_or('?', |&c| char::from(c))
+}
+
+fn b32_value(c: u8) -> Option<u32> {
+    match c {
+        b'a'..=b'z' => Some(u32::from(c - b'a')),
+        b'2'..=b'7' => Some(u32::from(c - b'2') + 26),
+        _ => None,
+    }
+}
+
+/// Strict inverse of [`base32_encode`]: refuses upper case, padding, other characters,
+/// impossible lengths and non-zero trailing bits, so each value has one text form.
+pub(crate) fn base32_decode(text: &str) -> Result<Vec<u8>> {
+    const BAD: Error = Error::malformed(
+        "not canonical lower-case base32: check the text was copied completely and unchanged",
+    );
+    // Lengths mod 8 of 1, 3 and 6 cannot come from whole bytes.
+    if matches!(text.len() % 8, 1 | 3 | 6) {
+        return Err(BAD);
+    }
+    let mut out = Vec::with_capacity(text.len().saturating_mul(5) / 8);
+    let mut acc: u32 = 0;
+    let mut bits: u32 = 0;
+    for &c in text.as_bytes() {
+        let v = b32_value(c).ok_or(BAD)?;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((acc >> bits) & 0xff) as u8);
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if acc != 0 {
+        return Err(BAD);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_rfc4648_vectors_lowercase() {
+        let cases: [(&str, &str); 7] = [
+            ("", ""),
+            ("f", "my"),
+            ("fo", "mzxq"),
+            ("foo", "mzxw6"),
+            ("foob", "mzxw6yq"),
+            ("fooba", "mzxw6ytb"),
+            ("foobar", "mzxw6ytboi"),
+        ];
+        for (plain, enc) in cases {
+            assert_eq!(base32_encode(plain.as_bytes()), enc);
+            assert_eq!(base32_decode(enc).unwrap(), plain.as_bytes());
+        }
+    }
+
+    #[test]
+    fn base32_refuses_non_canonical() {
+        for bad in ["MY", "m", "myy", "mz", "my=", "m1", "mzxw6yr", "mzxw6y "] {
+            assert!(base32_decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reader_refuses_trailing_and_truncated() {
+        let mut r = Reader::new(&[1, 2, 3]);
+        assert_eq!(r.u16().unwrap(), 0x0102);
+        assert!(r.u16().is_err());
+        let mut r = Reader::new(&[1, 2, 3]);
+        assert_eq!(r.u16().unwrap(), 0x0102);
+        assert!(r.finish().is_err());
+    }
+}

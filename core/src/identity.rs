@@ -1,0 +1,369 @@
+//! Identities: an X25519 key pair (to receive keys wrapped with HPKE) and an Ed25519 key pair
+//! (to sign), with a 128-bit id, a printable public form and a secret form.
+//!
+//! ```text
+//! id         = SHA-256("dkm1/id\0" ‖ x25519 public ‖ ed25519 public)[..16]
+//! public     = "dkmpub1" ‖ base32(x25519 public ‖ ed25519 public ‖ checksum)
+//!              checksum = SHA-256("dkm1/public-checksum\0" ‖ x25519 public ‖ ed25519 public)[..4]
+//! secret     = "dkmsec1" ‖ base64url(x25519 secret ‖ ed25519 seed ‖ checksum)
+//!              checksum = SHA-256("dkm1/secret-checksum\0" ‖ x25519 secret ‖ ed25519 seed)[..4]
+//! signature  = Ed25519(ed25519 seed, "dkm1/<domain>\0" ‖ canonical bytes), verified strictly
+//! ```
+//! base32 is RFC 4648's alphabet in lower case without padding; base64url is without padding.
+//! Neither form contains whitespace, `,` or `:`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, Kem, Serializable};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::encoding::{base32_decode, base32_encode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::labels;
+use crate::secret::Secret32;
+
+/// Length of an identity id.
+pub const ID_LEN: usize = 16;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+const CHECKSUM_LEN: usize = 4;
+const KEYS_LEN: usize = 64;
+
+/// What a signature is over. Each domain has its own prefix `"dkm1/<name>\0"`, so a signature
+/// made for one kind of object is never valid for another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigDomain {
+    /// A ring's governance part.
+    Governance,
+    /// A ring's key-state part.
+    KeyState,
+    /// An elevated-access or governance-change request.
+    Request,
+    /// An approval or denial of a request.
+    Approval,
+    /// A grant of elevated access.
+    Grant,
+    /// An audit record.
+    Audit,
+    /// A ring's public (seal-only) part.
+    RingPublic,
+}
+
+impl SigDomain {
+    /// The exact prefix signed before the canonical bytes.
+    pub const fn prefix(self) -> &'static [u8] {
+        match self {
+            SigDomain::Governance => b"dkm1/governance\0",
+            SigDomain::KeyState => b"dkm1/key-state\0",
+            SigDomain::Request => b"dkm1/request\0",
+            SigDomain::Approval => b"dkm1/approval\0",
+            SigDomain::Grant => b"dkm1/grant\0",
+            SigDomain::Audit => b"dkm1/audit\0",
+            SigDomain::RingPublic => b"dkm1/ring-public\0",
+        }
+    }
+}
+
+/// A 128-bit identity id, printed as 32 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdentityId(pub [u8; ID_LEN]);
+
+impl fmt::Display for IdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for IdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityId({self})")
+    }
+}
+
+fn checksum(label: &[u8], payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let h = Sha256::new()
+        .chain_update(label)
+        .chain_update(payload)
+        .finalize();
+    let mut c = [0u8; CHECKSUM_LEN];
+    c.copy_from_slice(h.get(..CHECKSUM_LEN).unwrap_or(&[0; CHECKSUM_LEN]));
+    c
+}
+
+/// The public half of an identity: what others need to wrap keys to it and check its
+/// signatures.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicIdentity {
+    x25519: [u8; 32],
+    ed25519: VerifyingKey,
+    id: IdentityId,
+}
+
+impl fmt::Debug for PublicIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicIdentity({})", self.id)
+    }
+}
+
+impl fmt::Display for PublicIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+impl PublicIdentity {
+    /// Length of [`PublicIdentity::to_bytes`].
+    pub const ENCODED_LEN: usize = KEYS_LEN;
+
+    /// From the two public keys. Refuses an Ed25519 key that is not a valid point or has
+    /// small order.
+    pub fn from_keys(x25519: [u8; 32], ed25519: [u8; 32]) -> Result<Self> {
+        let vk = VerifyingKey::from_bytes(&ed25519)
+            .map_err(|_| Error::malformed("invalid Ed25519 public key"))?;
+        if vk.is_weak() {
+            return Err(Error::malformed("Ed25519 public key has small order"));
+        }
+        let id_hash = Sha256::new()
+            .chain_update(labels::IDENTITY_ID)
+            .chain_update(x25519)
+            .chain_update(ed25519)
+            .finalize();
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(id_hash.get(..ID_LEN).unwrap_or(&[0; ID_LEN]));
+        Ok(PublicIdentity {
+            x25519,
+            ed25519: vk,
+            id: IdentityId(id),
+        })
+    }
+
+    /// The id.
+    pub fn id(&self) -> IdentityId {
+        self.id
+    }
+
+    /// The X25519 public key.
+    pub fn x25519(&self) -> &[u8; 32] {
+        &self.x25519
+    }
+
+    /// The Ed25519 public key.
+    pub fn ed25519(&self) -> [u8; 32] {
+        self.ed25519.to_bytes()
+    }
+
+    /// `x25519 public (32) ‖ ed25519 public (32)`.
+    pub fn to_bytes(&self) -> [u8; KEYS_LEN] {
+        let mut out = [0u8; KEYS_LEN];
+        let (x, e) = out.split_at_mut(32);
+        x.copy_from_slice(&self.x25519);
+        e.copy_from_slice(&self.ed25519.to_bytes());
+        out
+    }
+
+    /// Strict inverse of [`PublicIdentity::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = crate::encoding::Reader::new(bytes);
+        let x = r.array()?;
+        let e = r.array()?;
+        r.finish()?;
+        PublicIdentity::from_keys(x, e)
+    }
+
+    /// The printable form: `dkmpub1` and lower-case base32 of the keys and a 4-byte checksum.
+    pub fn to_text(&self) -> String {
+        let keys = self.to_bytes();
+        let mut payload = Vec::with_capacity(KEYS_LEN + CHECKSUM_LEN);
+        payload.extend_from_slice(&keys);
+        payload.extend_from_slice(&checksum(labels::PUBLIC_CHECKSUM, &keys));
+        let mut s = String::from(labels::PUBLIC_PREFIX);
+        s.push_str(&base32_encode(&payload));
+        s
+    }
+
+    /// Parses the printable form. A typo gives [`ErrorKind::BadChecksum`] (or
+    /// [`ErrorKind::Malformed`] when the text is not even base32 of the right length).
+    pub fn from_text(text: &str) -> Result<Self> {
+        let body = text
+            .strip_prefix(labels::PUBLIC_PREFIX)
+            .ok_or(Error::malformed(
+                "a public identity starts with \"dkmpub1\"",
+            ))?;
+        if body.len() != (KEYS_LEN + CHECKSUM_LEN).div_ceil(5) * 8 - 6 {
+            return Err(Error::malformed(
+                "a public identity has 110 characters after \"dkmpub1\": check it was copied completely",
+            ));
+        }
+        let payload = base32_decode(body)?;
+        let (keys, sum) = payload.split_at(payload.len().min(KEYS_LEN));
+        if sum != checksum(labels::PUBLIC_CHECKSUM, keys) {
+            return Err(Error::new(
+                ErrorKind::BadChecksum,
+                "public identity checksum mismatch: the text has a typo or was altered",
+            ));
+        }
+        PublicIdentity::from_bytes(keys)
+    }
+
+    /// Checks an Ed25519 signature (strict verification) over `domain ‖ message`. Any
+    /// failure is [`ErrorKind::Tampered`].
+    pub fn verify(&self, domain: SigDomain, message: &[u8], signature: &[u8]) -> Result<()> {
+        let sig = Signature::from_slice(signature).map_err(|_| Error::tampered())?;
+        let mut signed = Vec::with_capacity(domain.prefix().len() + message.len());
+        signed.extend_from_slice(domain.prefix());
+        signed.extend_from_slice(message);
+        self.ed25519
+            .verify_strict(&signed, &sig)
+            .map_err(|_| Error::tampered())
+    }
+
+    /// The X25519 key as the HPKE crate's type.
+    pub fn hpke_public(&self) -> Result<<X25519HkdfSha256 as Kem>::PublicKey> {
+        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&self.x25519)
+            .map_err(|_| Error::malformed("invalid X25519 public key"))
+    }
+}
+
+/// A secret identity: both secret keys and the public identity. Zeroized on drop; `Debug`
+/// prints the id only.
+pub struct Identity {
+    x25519: Secret32,
+    ed25519: SigningKey,
+    public: PublicIdentity,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Identity {
+            x25519: _,
+            ed25519: _,
+            public,
+        } = self;
+        write!(f, "Identity({}, <secret redacted>)", public.id)
+    }
+}
+
+impl Identity {
+    /// A fresh identity from `rng`.
+    pub fn generate(rng: &mut impl CryptoRng) -> Self {
+        let mut x = [0u8; 32];
+        let mut e = [0u8; 32];
+        rng.fill_bytes(&mut x);
+        rng.fill_bytes(&mut e);
+        let id = Identity::from_secrets(Secret32::from_array(&mut x), Secret32::from_array(&mut e));
+        // A clamped X25519 scalar and any Ed25519 seed are valid; from_secrets cannot fail
+        // on them, but stay total: fall back to a second draw.
+        match id {
+            Ok(id) => id,
+            Err(_) => Identity::generate(rng),
+        }
+    }
+
+    /// From the X25519 secret key and the Ed25519 seed.
+    pub fn from_secrets(x25519: Secret32, ed25519_seed: Secret32) -> Result<Self> {
+        let sk = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(x25519.expose())
+            .map_err(|_| Error::malformed("invalid X25519 secret key"))?;
+        let pk = X25519HkdfSha256::sk_to_pk(&sk);
+        let mut xp = [0u8; 32];
+        xp.copy_from_slice(&pk.to_bytes());
+        let signing = SigningKey::from_bytes(ed25519_seed.expose());
+        let public = PublicIdentity::from_keys(xp, signing.verifying_key().to_bytes())?;
+        Ok(Identity {
+            x25519,
+            ed25519: signing,
+            public,
+        })
+    }
+
+    /// The public identity.
+    pub fn public(&self) -> &PublicIdentity {
+        &self.public
+    }
+
+    /// The id.
+    pub fn id(&self) -> IdentityId {
+        self.public.id
+    }
+
+    /// Signs `domain ‖ message`.
+    pub fn sign(&self, domain: SigDomain, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        let mut signed = Vec::with_capacity(domain.prefix().len() + message.len());
+        signed.extend_from_slice(domain.prefix());
+        signed.extend_from_slice(message);
+        self.ed25519.sign(&signed).to_bytes()
+    }
+
+    /// The X25519 secret as the HPKE crate's type (to unwrap keys wrapped to this identity).
+    pub fn hpke_secret(&self) -> Result<<X25519HkdfSha256 as Kem>::PrivateKey> {
+        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(self.x25519.expose())
+            .map_err(|_| Error::malformed("invalid X25519 secret key"))
+    }
+
+    /// The secret form: `dkmsec1` and base64url (constant-time encoder) of both secrets and a
+    /// checksum. Keep it like a password.
+    pub fn to_secret_text(&self) -> Zeroizing<String> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let mut payload = Zeroizing::new([0u8; KEYS_LEN + CHECKSUM_LEN]);
+        let (keys, sum) = payload.split_at_mut(KEYS_LEN);
+        let (x, e) = keys.split_at_mut(32);
+        x.copy_from_slice(self.x25519.expose());
+        e.copy_from_slice(self.ed25519.as_bytes());
+        sum.copy_from_slice(&checksum(labels::SECRET_CHECKSUM, keys));
+        let mut s = Zeroizing::new(String::with_capacity(7 + 92));
+        s.push_str(labels::SECRET_PREFIX);
+        let mut buf = Zeroizing::new([0u8; 96]);
+        if let Ok(enc) = Base64UrlUnpadded::encode(&*payload, &mut *buf) {
+            s.push_str(enc);
+        }
+        s
+    }
+
+    /// Parses the secret form. A damaged copy gives [`ErrorKind::BadChecksum`].
+    pub fn from_secret_text(text: &str) -> Result<Self> {
+        use base64ct::{Base64UrlUnpadded, Encoding};
+        let body = text
+            .strip_prefix(labels::SECRET_PREFIX)
+            .ok_or(Error::malformed(
+                "a secret identity starts with \"dkmsec1\"",
+            ))?;
+        let mut payload = Zeroizing::new([0u8; KEYS_LEN + CHECKSUM_LEN]);
+        let n = Base64UrlUnpadded::decode(body, &mut *payload)
+            .map_err(|_| {
+                Error::malformed(
+                    "a secret identity is \"dkmsec1\" and 91 base64url characters: the text is damaged",
+                )
+            })?
+            .len();
+        if n != KEYS_LEN + CHECKSUM_LEN {
+            return Err(Error::malformed(
+                "a secret identity is \"dkmsec1\" and 91 base64url characters: the text is damaged",
+            ));
+        }
+        let (keys, sum) = payload.split_at(KEYS_LEN);
+        let expected = checksum(labels::SECRET_CHECKSUM, keys);
+        if !bool::from(expected.ct_eq(sum)) {
+            return Err(Error::new(
+                ErrorKind::BadChecksum,
+                "secret identity checksum mismatch: the file is damaged",
+            ));
+        }
+        let mut x = [0u8; 32];
+        let mut e = [0u8; 32];
+        x.copy_from_slice(keys.get(..32).unwrap_or(&[0; 32]));
+        e.copy_from_slice(keys.get(32..).unwrap_or(&[0; 32]));
+        let id = Identity::from_secrets(Secret32::from_array(&mut x), Secret32::from_array(&mut e));
+        x.zeroize();
+        e.zeroize();
+        id
+    }
+}

@@ -1,0 +1,43 @@
+//! Every label and binding string dkm feeds to a hash, MAC, KDF or signature.
+//!
+//! Frozen: changing one changes every key, commitment or signature derived with it, so a
+//! change here is a new format version. `docs/SPEC.md` lists the same strings.
+
+/// GGM tree: the left child of a node is `HMAC-SHA-256(node, TREE_LEFT)`.
+pub const TREE_LEFT: &[u8] = b"dkm1/tree/0";
+/// GGM tree: the right child of a node is `HMAC-SHA-256(node, TREE_RIGHT)`.
+pub const TREE_RIGHT: &[u8] = b"dkm1/tree/1";
+
+/// Leaf → sealing key: `HMAC-SHA-256(leaf, LEAF_SEAL ‖ 0x00 ‖ key id)`.
+pub const LEAF_SEAL: &[u8] = b"dkm1/leaf/seal";
+/// Leaf → commit key: `HMAC-SHA-256(leaf, LEAF_COMMIT ‖ 0x00 ‖ key id)`.
+pub const LEAF_COMMIT: &[u8] = b"dkm1/leaf/commit";
+/// Leaf → seal-only key pair input: `ikm = HMAC-SHA-256(leaf, LEAF_SEAL_ONLY ‖ 0x00 ‖ key id)`,
+/// then RFC 9180 `DeriveKeyPair(ikm)` of DHKEM(X25519, HKDF-SHA256).
+pub const LEAF_SEAL_ONLY: &[u8] = b"dkm1/leaf/seal-only";
+/// Leaf → MAC key (reserved for ring-level MACs): `HMAC-SHA-256(leaf, LEAF_MAC ‖ 0x00 ‖ key id)`.
+pub const LEAF_MAC: &[u8] = b"dkm1/leaf/mac";
+
+/// Commitment: `HMAC-SHA-256(commit key, COMMIT ‖ header ‖ SHA-256(context))`.
+pub const COMMIT: &[u8] = b"dkm1/commit";
+
+/// HPKE `info` prefix of the seal-only suite: `SEAL_INFO ‖ ring id ‖ epoch ‖ interval`.
+pub const SEAL_INFO: &[u8] = b"dkm1/seal";
+/// HPKE exporter context for the seal-only suite's sealing key.
+pub const EXPORT_SEAL_KEY: &[u8] = b"dkm1/seal-only/seal-key";
+/// HPKE exporter context for the seal-only suite's commit key.
+pub const EXPORT_COMMIT_KEY: &[u8] = b"dkm1/seal-only/commit-key";
+
+/// Identity id: `SHA-256(IDENTITY_ID ‖ x25519 public ‖ ed25519 public)[..16]`.
+pub const IDENTITY_ID: &[u8] = b"dkm1/id\0";
+/// Public identity checksum: `SHA-256(PUBLIC_CHECKSUM ‖ payload)[..4]`.
+pub const PUBLIC_CHECKSUM: &[u8] = b"dkm1/public-checksum\0";
+/// Secret identity checksum: `SHA-256(SECRET_CHECKSUM ‖ payload)[..4]`.
+pub const SECRET_CHECKSUM: &[u8] = b"dkm1/secret-checksum\0";
+
+/// Text armor of a sealed secret.
+pub const ARMOR_PREFIX: &str = "dkm1:";
+/// Printable public identity.
+pub const PUBLIC_PREFIX: &str = "dkmpub1";
+/// Printable secret identity.
+pub const SECRET_PREFIX: &str = "dkmsec1";

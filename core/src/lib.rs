@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod encoding;
+pub mod error;
+pub mod identity;
+pub mod keys;
+pub mod labels;
+#[cfg(feature = "std")]
+pub mod rng;
+pub mod sealed;
+pub mod secret;
+pub mod tree;
+pub mod xaes;
+
+pub use error::{Error, ErrorKind, Result};
+pub use identity::{Identity, IdentityId, PublicIdentity, SigDomain};
+pub use keys::{EpochKeys, IntervalKeys, KeyId, RingId, SealOnlyKey};
+pub use sealed::{SealedSecret, Suite, armor, dearmor, decode_any};
+pub use secret::Secret32;
+pub use tree::{Node, NodePos, NodeSet, Schedule, cover};
+
+/// The `rand_core` version dkm's RNG arguments use.
+pub use rand_core;

@@ -1,0 +1,418 @@
+//! Sealed secrets: the committing format, its two suites, and the text armor.
+//!
+//! ```text
+//! header     = version (0x01) ‖ suite ‖ key id (22) ‖ [enc (32), suite 2 only] ‖ nonce (24)
+//! sealed     = header ‖ commitment (32) ‖ ciphertext ‖ tag (16)
+//! aad        = header ‖ SHA-256(context)
+//! commitment = HMAC-SHA-256(commit key, "dkm1/commit" ‖ header ‖ SHA-256(context))
+//! ```
+//!
+//! Suite 1 takes the sealing and commit keys from the interval's leaf ([`IntervalKeys`]).
+//! Suite 2 (seal-only) takes them from an HPKE export: DHKEM(X25519, HKDF-SHA256),
+//! HKDF-SHA256, export-only, base mode, to the interval's published seal-only public key,
+//! `info = "dkm1/seal" ‖ ring id ‖ epoch ‖ interval`. Opening checks the commitment in
+//! constant time before decrypting, so a secret opens under exactly one key and one context.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hmac::{Hmac, KeyInit, Mac};
+use hpke::aead::ExportOnlyAead;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::encoding::Reader;
+use crate::error::{Error, ErrorKind, Result};
+use crate::keys::{IntervalKeys, KEY_ID_LEN, KeyId, SealOnlyKey};
+use crate::labels;
+use crate::secret::Secret32;
+use crate::xaes::{NONCE_LEN, TAG_LEN, XaesKey};
+
+/// The only format version this build writes and reads.
+pub const VERSION: u8 = 1;
+/// Length of the commitment.
+pub const COMMITMENT_LEN: usize = 32;
+/// Length of the HPKE encapsulated key in suite 2.
+pub const ENC_LEN: usize = 32;
+/// Largest plaintext: 1 GiB.
+pub const MAX_PLAINTEXT_LEN: usize = 1 << 30;
+/// Largest header (suite 2).
+pub const MAX_HEADER_LEN: usize = 2 + KEY_ID_LEN + ENC_LEN + NONCE_LEN;
+/// Largest sealed secret in binary form.
+pub const MAX_SEALED_LEN: usize = MAX_HEADER_LEN + COMMITMENT_LEN + MAX_PLAINTEXT_LEN + TAG_LEN;
+/// Largest armored sealed secret.
+pub const MAX_ARMOR_LEN: usize = labels::ARMOR_PREFIX.len() + MAX_SEALED_LEN.div_ceil(3) * 4;
+
+/// The algorithm suite of a sealed secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Suite {
+    /// XAES-256-GCM with an HMAC-SHA-256 key commitment, keys from the interval's leaf.
+    Xaes256GcmCommit = 1,
+    /// Seal-only: an HPKE (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, export-only) exchange to
+    /// the interval's seal-only public key agrees the keys, then suite 1's format.
+    HpkeX25519Xaes256GcmCommit = 2,
+}
+
+impl Suite {
+    fn from_byte(b: u8) -> Result<Self> {
+        match b {
+            1 => Ok(Suite::Xaes256GcmCommit),
+            2 => Ok(Suite::HpkeX25519Xaes256GcmCommit),
+            _ => Err(Error::new(
+                ErrorKind::Unsupported,
+                "unknown sealed-secret suite: a newer dkm may have sealed it; upgrade to open it",
+            )),
+        }
+    }
+}
+
+/// A parsed sealed secret: a view over the bytes, checked for structure but not yet
+/// authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SealedSecret<'a> {
+    bytes: &'a [u8],
+    header_len: usize,
+    suite: Suite,
+    key_id: KeyId,
+    enc: Option<[u8; ENC_LEN]>,
+    nonce: [u8; NONCE_LEN],
+    commitment: [u8; COMMITMENT_LEN],
+    body: &'a [u8],
+}
+
+impl<'a> SealedSecret<'a> {
+    /// Parses the binary form. Refuses unknown versions and suites, truncation, and a body
+    /// past [`MAX_PLAINTEXT_LEN`]. Never panics.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() > MAX_SEALED_LEN {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "sealed secret is larger than the 1 GiB limit",
+            ));
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "unknown sealed-secret version: a newer dkm may have sealed it, or it is not a sealed secret",
+            ));
+        }
+        let suite = Suite::from_byte(r.u8()?)?;
+        let key_id = KeyId::read(&mut r)?;
+        let enc = match suite {
+            Suite::Xaes256GcmCommit => None,
+            Suite::HpkeX25519Xaes256GcmCommit => Some(r.array()?),
+        };
+        let nonce = r.array()?;
+        let header_len = bytes.len().saturating_sub(r.remaining());
+        let commitment = r.array()?;
+        if r.remaining() < TAG_LEN {
+            return Err(Error::malformed(
+                "sealed secret is truncated: the authentication tag is missing",
+            ));
+        }
+        let body = r.rest();
+        Ok(SealedSecret {
+            bytes,
+            header_len,
+            suite,
+            key_id,
+            enc,
+            nonce,
+            commitment,
+            body,
+        })
+    }
+
+    /// The key id the secret was sealed under.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The header bytes (authenticated).
+    pub fn header(&self) -> &'a [u8] {
+        self.bytes.get(..self.header_len).unwrap_or_default()
+    }
+
+    /// The nonce.
+    pub fn nonce(&self) -> &[u8; NONCE_LEN] {
+        &self.nonce
+    }
+
+    /// The commitment.
+    pub fn commitment(&self) -> &[u8; COMMITMENT_LEN] {
+        &self.commitment
+    }
+
+    /// `ciphertext ‖ tag`.
+    pub fn ciphertext_and_tag(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The HPKE encapsulated key (suite 2).
+    pub fn encapsulated_key(&self) -> Option<&[u8; ENC_LEN]> {
+        self.enc.as_ref()
+    }
+
+    /// Length of the plaintext inside.
+    pub fn plaintext_len(&self) -> usize {
+        self.body.len().saturating_sub(TAG_LEN)
+    }
+
+    /// The whole sealed secret.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// `SHA-256(context)`.
+pub(crate) fn context_hash(context: &[u8]) -> [u8; 32] {
+    Sha256::digest(context).into()
+}
+
+/// `HMAC-SHA-256(commit key, "dkm1/commit" ‖ header ‖ SHA-256(context))`.
+pub(crate) fn commitment(commit_key: &Secret32, header: &[u8], ctx_hash: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(commit_key.expose()) {
+        mac.update(labels::COMMIT);
+        mac.update(header);
+        mac.update(ctx_hash);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
+}
+
+/// `version ‖ suite ‖ key id ‖ [enc]`: the header up to the nonce.
+fn header_prefix(suite: Suite, id: &KeyId, enc: Option<&[u8]>) -> Vec<u8> {
+    let mut h = Vec::with_capacity(MAX_HEADER_LEN);
+    h.push(VERSION);
+    h.push(suite as u8);
+    h.extend_from_slice(&id.to_bytes());
+    if let Some(e) = enc {
+        h.extend_from_slice(e);
+    }
+    h
+}
+
+fn check_plaintext_len(len: usize) -> Result<()> {
+    if len > MAX_PLAINTEXT_LEN {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "plaintext is larger than the 1 GiB limit: seal a data key instead and encrypt the data with it",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds `header ‖ commitment ‖ ciphertext ‖ tag`.
+fn seal_raw(
+    mut out: Vec<u8>,
+    xaes: &XaesKey,
+    commit_key: &Secret32,
+    plaintext: &[u8],
+    context: &[u8],
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>> {
+    check_plaintext_len(plaintext.len())?;
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    out.extend_from_slice(&nonce);
+    let header_len = out.len();
+    let ctx_hash = context_hash(context);
+    let c = commitment(commit_key, &out, &ctx_hash);
+    out.reserve(COMMITMENT_LEN + plaintext.len() + TAG_LEN);
+    out.extend_from_slice(&c);
+    let body_start = out.len();
+    out.extend_from_slice(plaintext);
+    let (head, body) = out.split_at_mut(body_start);
+    let mut aad = Vec::with_capacity(header_len + 32);
+    aad.extend_from_slice(head.get(..header_len).unwrap_or_default());
+    aad.extend_from_slice(&ctx_hash);
+    let tag = xaes.encrypt_in_place(&nonce, &aad, body)?;
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+fn unseal_raw(
+    sealed: &SealedSecret<'_>,
+    xaes: &XaesKey,
+    commit_key: &Secret32,
+    context: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let ctx_hash = context_hash(context);
+    let header = sealed.header();
+    let expected = commitment(commit_key, header, &ctx_hash);
+    if !bool::from(expected.ct_eq(&sealed.commitment)) {
+        return Err(Error::tampered());
+    }
+    let mut aad = Vec::with_capacity(header.len() + 32);
+    aad.extend_from_slice(header);
+    aad.extend_from_slice(&ctx_hash);
+    xaes.decrypt(&sealed.nonce, &aad, sealed.body)
+}
+
+fn seal_info(id: &KeyId) -> Vec<u8> {
+    let mut info = Vec::with_capacity(labels::SEAL_INFO.len() + KEY_ID_LEN);
+    info.extend_from_slice(labels::SEAL_INFO);
+    info.extend_from_slice(&id.to_bytes());
+    info
+}
+
+/// The sealing and commit keys of a seal-only exchange, from the HPKE context's exporter.
+fn export_keys(
+    export: impl Fn(&[u8], &mut [u8]) -> core::result::Result<(), hpke::HpkeError>,
+) -> Result<(XaesKey, Secret32)> {
+    const FAILED: Error = Error::new(ErrorKind::Internal, "HPKE export failed");
+    let mut seal = Zeroizing::new([0u8; 32]);
+    export(labels::EXPORT_SEAL_KEY, &mut *seal).map_err(|_| FAILED)?;
+    let mut commit = [0u8; 32];
+    export(labels::EXPORT_COMMIT_KEY, &mut commit).map_err(|_| FAILED)?;
+    Ok((XaesKey::new(&seal), Secret32::from_array(&mut commit)))
+}
+
+impl IntervalKeys {
+    /// Seals `plaintext` under this interval's key (suite 1), binding `context`.
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>> {
+        seal_raw(
+            header_prefix(Suite::Xaes256GcmCommit, &self.id(), None),
+            &self.xaes,
+            &self.commit,
+            plaintext,
+            context,
+            rng,
+        )
+    }
+
+    /// Opens a sealed secret of either suite named by this interval's key id. The commitment
+    /// is checked in constant time before anything is decrypted; any mismatch of key, context
+    /// or bytes is [`ErrorKind::Tampered`].
+    pub fn unseal(&self, sealed: &SealedSecret<'_>, context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        if sealed.key_id != self.id() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "the sealed secret names another key than this interval's",
+            ));
+        }
+        match sealed.suite {
+            Suite::Xaes256GcmCommit => unseal_raw(sealed, &self.xaes, &self.commit, context),
+            Suite::HpkeX25519Xaes256GcmCommit => {
+                let enc_bytes = sealed.enc.ok_or(Error::new(
+                    ErrorKind::Internal,
+                    "seal-only secret parsed without its encapsulated key",
+                ))?;
+                let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&enc_bytes)
+                    .map_err(|_| Error::tampered())?;
+                let sk = self.seal_only_secret();
+                let ctx = hpke::setup_receiver::<ExportOnlyAead, HkdfSha256, X25519HkdfSha256>(
+                    &OpModeR::Base,
+                    &sk,
+                    &enc,
+                    &seal_info(&sealed.key_id),
+                )
+                .map_err(|_| Error::tampered())?;
+                let (xaes, commit) = export_keys(|c, out| ctx.export(c, out))?;
+                unseal_raw(sealed, &xaes, &commit, context)
+            }
+        }
+    }
+}
+
+impl SealOnlyKey {
+    /// Seals `plaintext` to the holders of this interval's key (suite 2), binding `context`.
+    /// Whoever seals cannot open the result.
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>> {
+        check_plaintext_len(plaintext.len())?;
+        let pk = self.hpke_public()?;
+        let (enc, ctx) =
+            hpke::setup_sender_with_rng::<ExportOnlyAead, HkdfSha256, X25519HkdfSha256>(
+                &OpModeS::Base,
+                &pk,
+                &seal_info(&self.id()),
+                rng,
+            )
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "the seal-only public key is a low-order point: it was not published by dkm",
+                )
+            })?;
+        let (xaes, commit) = export_keys(|c, out| ctx.export(c, out))?;
+        let enc_bytes = enc.to_bytes();
+        seal_raw(
+            header_prefix(
+                Suite::HpkeX25519Xaes256GcmCommit,
+                &self.id(),
+                Some(&enc_bytes),
+            ),
+            &xaes,
+            &commit,
+            plaintext,
+            context,
+            rng,
+        )
+    }
+}
+
+/// Text armor: `dkm1:` followed by the binary form in base64url without padding.
+pub fn armor(sealed: &[u8]) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let mut s = String::with_capacity(labels::ARMOR_PREFIX.len() + sealed.len().div_ceil(3) * 4);
+    s.push_str(labels::ARMOR_PREFIX);
+    s.push_str(&Base64UrlUnpadded::encode_string(sealed));
+    s
+}
+
+/// Strict inverse of [`armor`]: exact prefix, canonical base64url, no whitespace.
+pub fn dearmor(text: &str) -> Result<Vec<u8>> {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    if text.len() > MAX_ARMOR_LEN {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "armored sealed secret is larger than the limit",
+        ));
+    }
+    let body = text
+        .strip_prefix(labels::ARMOR_PREFIX)
+        .ok_or(Error::malformed(
+            "armored sealed secrets start with \"dkm1:\"",
+        ))?;
+    Base64UrlUnpadded::decode_vec(body).map_err(|_| {
+        Error::malformed(
+            "armor is not canonical base64url without padding: check it was copied completely and unchanged",
+        )
+    })
+}
+
+/// Accepts either form: text starting with `dkm1:` is dearmored, anything else is taken as
+/// the binary form.
+pub fn decode_any(input: &[u8]) -> Result<alloc::borrow::Cow<'_, [u8]>> {
+    if input.starts_with(labels::ARMOR_PREFIX.as_bytes()) {
+        let text = core::str::from_utf8(input)
+            .map_err(|_| Error::malformed("armored sealed secret is not valid UTF-8"))?;
+        Ok(alloc::borrow::Cow::Owned(dearmor(text)?))
+    } else {
+        Ok(alloc::borrow::Cow::Borrowed(input))
+    }
+}
