@@ -35,6 +35,8 @@ pub const ID_LEN: usize = 16;
 pub const SIGNATURE_LEN: usize = 64;
 const CHECKSUM_LEN: usize = 4;
 const KEYS_LEN: usize = 64;
+/// Characters of base32 after the `dkmpub1` prefix: 68 bytes → 109.
+const PUBLIC_TEXT_BODY_LEN: usize = ((KEYS_LEN + CHECKSUM_LEN) * 8).div_ceil(5);
 
 /// What a signature is over. Each domain has its own prefix `"dkm1/<name>\0"`, so a signature
 /// made for one kind of object is never valid for another.
@@ -199,9 +201,9 @@ impl PublicIdentity {
             .ok_or(Error::malformed(
                 "a public identity starts with \"dkmpub1\"",
             ))?;
-        if body.len() != (KEYS_LEN + CHECKSUM_LEN).div_ceil(5) * 8 - 6 {
+        if body.len() != PUBLIC_TEXT_BODY_LEN {
             return Err(Error::malformed(
-                "a public identity has 110 characters after \"dkmpub1\": check it was copied completely",
+                "a public identity has 109 characters after \"dkmpub1\": check it was copied completely",
             ));
         }
         let payload = base32_decode(body)?;

@@ -1,0 +1,317 @@
+//! Sealed secrets: round trips, every single-byte change and every context change refused
+//! with a typed error and never plaintext, seal-only, armor, limits.
+
+use chacha20::ChaCha20Rng;
+use dkm_core::rand_core::SeedableRng;
+use dkm_core::sealed::{MAX_PLAINTEXT_LEN, SealedSecret, Suite};
+use dkm_core::{
+    EpochKeys, ErrorKind, KeyId, NodeSet, RingId, Schedule, Secret32, armor, dearmor, decode_any,
+};
+
+const START: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const DAY: u64 = 86_400;
+
+fn rng(seed: u8) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed([seed; 32])
+}
+
+fn epoch(ring: u8, root: u8) -> EpochKeys {
+    EpochKeys::new(
+        RingId([ring; 16]),
+        1,
+        Schedule::new(START, DAY).unwrap(),
+        NodeSet::from_root(Secret32::from_array(&mut [root; 32])),
+    )
+}
+
+fn seal(e: &mut EpochKeys, t: u64, pt: &[u8], ctx: &[u8]) -> Vec<u8> {
+    let id = e.key_id_at(t).unwrap();
+    e.interval_keys(id.interval)
+        .unwrap()
+        .seal(pt, ctx, &mut rng(7))
+        .unwrap()
+}
+
+fn unseal(e: &mut EpochKeys, sealed: &[u8], ctx: &[u8]) -> dkm_core::Result<Vec<u8>> {
+    let s = SealedSecret::parse(sealed)?;
+    let keys = e.keys_for(&s.key_id())?;
+    Ok(keys.unseal(&s, ctx)?.to_vec())
+}
+
+fn seal_only(e: &mut EpochKeys, t: u64, pt: &[u8], ctx: &[u8]) -> Vec<u8> {
+    let id = e.key_id_at(t).unwrap();
+    let public = e.interval_keys(id.interval).unwrap().seal_only_key();
+    public.seal(pt, ctx, &mut rng(9)).unwrap()
+}
+
+#[test]
+fn round_trip_all_sizes_and_intervals() {
+    let mut e = epoch(1, 2);
+    for (i, len) in [0usize, 1, 15, 16, 17, 64, 1024, 70_000]
+        .into_iter()
+        .enumerate()
+    {
+        let t = START + i as u64 * 13 * DAY + 5;
+        let pt: Vec<u8> = (0..len).map(|b| b as u8).collect();
+        let s = seal(&mut e, t, &pt, b"mail/connected-account/42");
+        let parsed = SealedSecret::parse(&s).unwrap();
+        assert_eq!(parsed.suite(), Suite::Xaes256GcmCommit);
+        assert_eq!(parsed.key_id().interval, (i * 13) as u16);
+        assert_eq!(parsed.plaintext_len(), len);
+        assert_eq!(s.len(), 1 + 1 + 22 + 24 + 32 + len + 16);
+        assert_eq!(
+            unseal(&mut e, &s, b"mail/connected-account/42").unwrap(),
+            pt
+        );
+    }
+}
+
+#[test]
+fn two_seals_differ() {
+    let mut e = epoch(1, 2);
+    let id = e.key_id_at(START).unwrap();
+    let k = e.interval_keys(id.interval).unwrap();
+    let mut r = rng(1);
+    let a = k.seal(b"x", b"", &mut r).unwrap();
+    let b = k.seal(b"x", b"", &mut r).unwrap();
+    assert_ne!(a, b);
+}
+
+/// Each single-byte change (two different changes per position) gives an error of an
+/// expected kind and never the plaintext.
+fn assert_every_flip_refused(e: &mut EpochKeys, sealed: &[u8], ctx: &[u8]) {
+    for i in 0..sealed.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bad = sealed.to_vec();
+            bad[i] ^= mask;
+            let err = unseal(e, &bad, ctx).expect_err("a changed byte must never unseal");
+            let allowed = match i {
+                0 => vec![ErrorKind::Unsupported],
+                1 => vec![
+                    ErrorKind::Unsupported,
+                    ErrorKind::Malformed,
+                    ErrorKind::Tampered,
+                ],
+                2..=17 => vec![ErrorKind::UnknownKey], // ring id
+                18..=21 => vec![ErrorKind::UnknownKey], // epoch
+                _ => vec![ErrorKind::Tampered],
+            };
+            assert!(
+                allowed.contains(&err.kind()),
+                "byte {i} mask {mask:#x}: {err} not in {allowed:?}"
+            );
+        }
+    }
+    // Truncation at every length and one appended byte are refused too.
+    for n in 0..sealed.len() {
+        assert!(unseal(e, &sealed[..n], ctx).is_err(), "truncated to {n}");
+    }
+    let mut longer = sealed.to_vec();
+    longer.push(0);
+    assert_eq!(
+        unseal(e, &longer, ctx).unwrap_err().kind(),
+        ErrorKind::Tampered
+    );
+}
+
+#[test]
+fn every_byte_flip_is_refused_suite1() {
+    let mut e = epoch(3, 4);
+    let s = seal(&mut e, START + 100 * DAY, b"hunter2 and more", b"ctx");
+    assert_every_flip_refused(&mut e, &s, b"ctx");
+}
+
+#[test]
+fn every_byte_flip_is_refused_seal_only() {
+    let mut e = epoch(3, 4);
+    let s = seal_only(&mut e, START + 3 * DAY, b"password from a browser", b"ctx");
+    assert_eq!(
+        SealedSecret::parse(&s).unwrap().suite(),
+        Suite::HpkeX25519Xaes256GcmCommit
+    );
+    assert_eq!(
+        unseal(&mut e, &s, b"ctx").unwrap(),
+        b"password from a browser"
+    );
+    assert_every_flip_refused(&mut e, &s, b"ctx");
+}
+
+#[test]
+fn context_is_bound() {
+    let mut e = epoch(5, 6);
+    for s in [
+        seal(&mut e, START, b"secret", b"user:1"),
+        seal_only(&mut e, START, b"secret", b"user:1"),
+    ] {
+        for ctx in [&b""[..], b"user:2", b"user:1\0", b"User:1", b"user:"] {
+            assert_eq!(
+                unseal(&mut e, &s, ctx).unwrap_err().kind(),
+                ErrorKind::Tampered
+            );
+        }
+        assert_eq!(unseal(&mut e, &s, b"user:1").unwrap(), b"secret");
+    }
+}
+
+#[test]
+fn wrong_key_material_is_refused() {
+    let mut e = epoch(5, 6);
+    let s = seal(&mut e, START, b"secret", b"");
+    // Same ring and epoch, another root: commitment mismatch.
+    let mut other_root = epoch(5, 7);
+    assert_eq!(
+        unseal(&mut other_root, &s, b"").unwrap_err().kind(),
+        ErrorKind::Tampered
+    );
+    // Another ring: unknown key.
+    let mut other_ring = epoch(8, 6);
+    assert_eq!(
+        unseal(&mut other_ring, &s, b"").unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+    // Keys of another interval of the same epoch refuse it as well.
+    let keys = e.interval_keys(9).unwrap();
+    let parsed = SealedSecret::parse(&s).unwrap();
+    assert_eq!(
+        keys.unseal(&parsed, b"").unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+}
+
+#[test]
+fn a_cover_opens_inside_and_refuses_outside() {
+    let mut full = epoch(1, 1);
+    let inside = seal(&mut full, START + 10 * DAY, b"in", b"");
+    let before = seal(&mut full, START + 9 * DAY, b"before", b"");
+    let after = seal(&mut full, START + 21 * DAY, b"after", b"");
+    let cover = full.nodes().derive_cover(10, 20).unwrap();
+    let mut partial = EpochKeys::new(RingId([1; 16]), 1, *full.schedule(), cover);
+    assert_eq!(unseal(&mut partial, &inside, b"").unwrap(), b"in");
+    assert_eq!(
+        unseal(&mut partial, &before, b"").unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+    assert_eq!(
+        unseal(&mut partial, &after, b"").unwrap_err().kind(),
+        ErrorKind::UnknownKey
+    );
+}
+
+#[test]
+fn cache_keeps_recent_intervals() {
+    let mut e = epoch(1, 1);
+    e.set_cache_capacity(2);
+    e.interval_keys(1).unwrap();
+    e.interval_keys(2).unwrap();
+    assert!(e.is_cached(1) && e.is_cached(2));
+    e.interval_keys(1).unwrap(); // 1 becomes most recent
+    e.interval_keys(3).unwrap(); // evicts 2
+    assert!(e.is_cached(1) && e.is_cached(3) && !e.is_cached(2));
+}
+
+#[test]
+fn armor_round_trip_and_strictness() {
+    let mut e = epoch(1, 1);
+    let s = seal(&mut e, START, b"armored", b"");
+    let text = armor(&s);
+    assert!(text.starts_with("dkm1:"));
+    assert!(!text.contains(['=', '+', '/', ' ', '\n']));
+    assert_eq!(dearmor(&text).unwrap(), s);
+    assert_eq!(&*decode_any(text.as_bytes()).unwrap(), &s[..]);
+    assert_eq!(&*decode_any(&s).unwrap(), &s[..]);
+    assert_eq!(
+        unseal(&mut e, &dearmor(&text).unwrap(), b"").unwrap(),
+        b"armored"
+    );
+    for bad in [
+        format!("DKM1:{}", &text[5..]),
+        format!("{text}="),
+        format!("{text}\n"),
+        format!(" {text}"),
+        text.replace('A', "+"),
+        format!("{}", &text[..text.len() - 1]),
+        "dkm1:".to_string() + "a",
+    ] {
+        if bad != text {
+            assert!(
+                dearmor(&bad).is_err() || unseal(&mut e, &dearmor(&bad).unwrap(), b"").is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
+
+#[test]
+fn versions_suites_and_limits() {
+    let mut e = epoch(1, 1);
+    let s = seal(&mut e, START, b"x", b"");
+    let mut v2 = s.clone();
+    v2[0] = 2;
+    assert_eq!(
+        SealedSecret::parse(&v2).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    let mut s3 = s.clone();
+    s3[1] = 3;
+    assert_eq!(
+        SealedSecret::parse(&s3).unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(
+        SealedSecret::parse(&[]).unwrap_err().kind(),
+        ErrorKind::Malformed
+    );
+    // Header and commitment but no tag.
+    assert_eq!(
+        SealedSecret::parse(&s[..s.len() - 17]).unwrap_err().kind(),
+        ErrorKind::Malformed
+    );
+    // Past the documented plaintext limit (checked before any allocation of the plaintext).
+    let keys = e.interval_keys(0).unwrap();
+    let huge = vec![0u8; MAX_PLAINTEXT_LEN + 1];
+    assert_eq!(
+        keys.seal(&huge, b"", &mut rng(1)).unwrap_err().kind(),
+        ErrorKind::TooLarge
+    );
+    let mut big = s.clone();
+    big.resize(dkm_core::sealed::MAX_SEALED_LEN + 1, 0);
+    assert_eq!(
+        SealedSecret::parse(&big).unwrap_err().kind(),
+        ErrorKind::TooLarge
+    );
+}
+
+#[test]
+fn times_outside_the_schedule() {
+    let e = epoch(1, 1);
+    assert_eq!(
+        e.key_id_at(START - 1).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        e.key_id_at(START + 65_536 * DAY).unwrap_err().kind(),
+        ErrorKind::OutOfRange
+    );
+    assert_eq!(
+        e.key_id_at(START + 65_536 * DAY - 1).unwrap(),
+        KeyId {
+            ring: RingId([1; 16]),
+            epoch: 1,
+            interval: 65_535
+        }
+    );
+}
+
+#[test]
+fn secrets_never_print() {
+    let mut e = epoch(1, 1);
+    let keys = e.interval_keys(0).unwrap();
+    let dbg = format!("{keys:?}");
+    assert!(dbg.contains("IntervalKeys") && !dbg.contains("xaes") && !dbg.contains("commit"));
+    let secret = Secret32::from_array(&mut [0xab; 32]);
+    assert_eq!(format!("{secret:?}"), "Secret32(<redacted>)");
+    let dbg = format!("{e:?}");
+    assert!(!dbg.contains("171") && !dbg.to_lowercase().contains("ab, ab"));
+    let node = e.nodes().nodes()[0].clone();
+    assert!(format!("{node:?}").contains("<redacted>"));
+}
