@@ -16,6 +16,8 @@ pub mod labels;
 pub mod rng;
 pub mod sealed;
 pub mod secret;
+#[cfg(all(test, feature = "std"))]
+mod testvectors;
 pub mod tree;
 pub mod xaes;
 

@@ -1,4 +1,10 @@
 //! Identities: text forms, checksums, signatures, redaction.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use chacha20::ChaCha20Rng;
 use dkm_core::rand_core::SeedableRng;

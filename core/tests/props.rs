@@ -1,5 +1,11 @@
 //! Property tests: encode/decode round trips, and parsers that never panic on arbitrary
 //! input (every malformed input is a typed error).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use chacha20::ChaCha20Rng;
 use dkm_core::rand_core::SeedableRng;

@@ -1,5 +1,11 @@
 //! Sealed secrets: round trips, every single-byte change and every context change refused
 //! with a typed error and never plaintext, seal-only, armor, limits.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use chacha20::ChaCha20Rng;
 use dkm_core::rand_core::SeedableRng;
@@ -229,7 +235,7 @@ fn armor_round_trip_and_strictness() {
         format!("{text}\n"),
         format!(" {text}"),
         text.replace('A', "+"),
-        format!("{}", &text[..text.len() - 1]),
+        text[..text.len() - 1].to_string(),
         "dkm1:".to_string() + "a",
     ] {
         if bad != text {

@@ -1,5 +1,11 @@
 //! The key schedule: two independent computations agree, and covers of ranges that start and
 //! end at every boundary derive exactly the covered leaves and no other.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use dkm_core::tree::{LEAF_COUNT, TREE_DEPTH};
 use dkm_core::{ErrorKind, Node, NodePos, NodeSet, Secret32, cover};

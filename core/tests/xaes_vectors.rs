@@ -1,5 +1,11 @@
 //! XAES-256-GCM against the C2SP specification's test vectors
 //! (`testvectors/xaes-256-gcm.json`, copied from c2sp.org/XAES-256-GCM).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use dkm_core::xaes::XaesKey;
 use serde_json::Value;

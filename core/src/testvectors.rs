@@ -1,0 +1,406 @@
+//! Generator of `testvectors/v1/` (test-only). The vectors are frozen: the test
+//! `v1_vectors_are_frozen` regenerates them from fixed seeds and fails on any difference.
+//! Set `DKM_REGEN_VECTORS=1` to write them, which is only legitimate before v1 is released.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use std::format;
+
+use chacha20::ChaCha20Rng;
+use hpke::aead::ExportOnlyAead;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, OpModeR, Serializable};
+use rand_core::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::identity::{Identity, SigDomain};
+use crate::keys::{EpochKeys, IntervalKeys, KeyId, RingId};
+use crate::labels;
+use crate::sealed::{SealedSecret, armor, commitment, context_hash};
+use crate::secret::Secret32;
+use crate::tree::{Node, NodePos, NodeSet, Schedule, cover, hmac_sha256};
+
+fn h(b: &[u8]) -> String {
+    hex::encode(b)
+}
+
+fn rng(label: &str) -> ChaCha20Rng {
+    // Seeds are the SHA-256 of a fixed name, so each file has its own stream.
+    use sha2::Digest;
+    ChaCha20Rng::from_seed(sha2::Sha256::digest(format!("dkm1 test vectors: {label}")).into())
+}
+
+fn random32(r: &mut ChaCha20Rng) -> Secret32 {
+    let mut b = [0u8; 32];
+    r.fill_bytes(&mut b);
+    Secret32::from_array(&mut b)
+}
+
+fn node_json(n: &Node) -> Value {
+    json!({"level": n.pos().level(), "index": n.pos().index(), "secret": h(n.secret().expose())})
+}
+
+const START: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const DAY: u64 = 86_400;
+
+fn tree() -> Value {
+    let mut r = rng("tree");
+    let root_secret = random32(&mut r);
+    let root = Node::root(root_secret.clone());
+    let set = NodeSet::from_root(root_secret.clone());
+    let leaves: Vec<Value> = [0u16, 1, 2, 3, 255, 256, 4096, 12345, 32767, 32768, 65534, 65535]
+        .iter()
+        .map(|&i| json!({"interval": i, "leaf": h(root.derive(NodePos::leaf(i)).unwrap().secret().expose())}))
+        .collect();
+    let nodes: Vec<Value> = [(1u8, 0u16), (1, 1), (2, 2), (8, 200), (15, 30000)]
+        .iter()
+        .map(|&(l, i)| node_json(&root.derive(NodePos::new(l, i).unwrap()).unwrap()))
+        .collect();
+    let covers: Vec<Value> = [
+        (0u16, 65535u16),
+        (0, 0),
+        (65535, 65535),
+        (1, 65534),
+        (10, 20),
+        (4096, 8191),
+        (100, 40000),
+        (32767, 32768),
+    ]
+    .iter()
+    .map(|&(first, last)| {
+        let c = set.derive_cover(first, last).unwrap();
+        assert_eq!(c.nodes().len(), cover(first, last).unwrap().len());
+        let mid = first + (last - first) / 2;
+        let check: Vec<Value> = [first, mid, last]
+            .iter()
+            .map(|&i| json!({"interval": i, "leaf": h(c.leaf(i).unwrap().secret().expose())}))
+            .collect();
+        let mut refused = Vec::new();
+        if let Some(b) = first.checked_sub(1) {
+            refused.push(b);
+        }
+        if let Some(a) = last.checked_add(1) {
+            refused.push(a);
+        }
+        json!({
+            "first": first,
+            "last": last,
+            "nodes": c.nodes().iter().map(node_json).collect::<Vec<_>>(),
+            "derives": c.ranges().iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
+            "check_leaves": check,
+            "not_derivable": refused,
+        })
+    })
+    .collect();
+    json!({
+        "description": "GGM key schedule of one epoch: child = HMAC-SHA-256(parent, \"dkm1/tree/0\" | \"dkm1/tree/1\"), depth 16; leaves by interval; interior nodes; minimal covers of ranges with the leaves they derive and the neighbours they must not",
+        "root": h(root_secret.expose()),
+        "leaves": leaves,
+        "nodes": nodes,
+        "covers": covers,
+    })
+}
+
+fn derived(leaf: &Node, id: &KeyId, label: &[u8]) -> Secret32 {
+    hmac_sha256(leaf.secret().expose(), &[label, &[0], &id.to_bytes()])
+}
+
+fn sealed_case(
+    name: &str,
+    e: &mut EpochKeys,
+    time: u64,
+    plaintext: &[u8],
+    context: &[u8],
+    r: &mut ChaCha20Rng,
+    seal_only: bool,
+) -> Value {
+    let id = e.key_id_at(time).unwrap();
+    let leaf = e.nodes().leaf(id.interval).unwrap();
+    let keys: &IntervalKeys = e.interval_keys(id.interval).unwrap();
+    let sealed = if seal_only {
+        keys.seal_only_key().seal(plaintext, context, r).unwrap()
+    } else {
+        keys.seal(plaintext, context, r).unwrap()
+    };
+    let s = SealedSecret::parse(&sealed).unwrap();
+    assert_eq!(&keys.unseal(&s, context).unwrap()[..], plaintext);
+    let ctx_hash = context_hash(context);
+    let mut aad = s.header().to_vec();
+    aad.extend_from_slice(&ctx_hash);
+    let mut v = json!({
+        "name": name,
+        "time": time,
+        "interval": id.interval,
+        "key_id": h(&id.to_bytes()),
+        "leaf": h(leaf.secret().expose()),
+        "context": h(context),
+        "plaintext": h(plaintext),
+        "sealed": h(&sealed),
+        "armor": armor(&sealed),
+    });
+    let (seal_key, commit_key) = if seal_only {
+        let ikm = derived(&leaf, &id, labels::LEAF_SEAL_ONLY);
+        let sk = keys.seal_only_secret();
+        let pk = keys.seal_only_key();
+        let mut info = labels::SEAL_INFO.to_vec();
+        info.extend_from_slice(&id.to_bytes());
+        let enc =
+            <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(s.encapsulated_key().unwrap())
+                .unwrap();
+        let ctx = hpke::setup_receiver::<ExportOnlyAead, HkdfSha256, X25519HkdfSha256>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            &info,
+        )
+        .unwrap();
+        let mut sk_out = [0u8; 32];
+        let mut ck_out = [0u8; 32];
+        ctx.export(labels::EXPORT_SEAL_KEY, &mut sk_out).unwrap();
+        ctx.export(labels::EXPORT_COMMIT_KEY, &mut ck_out).unwrap();
+        v["hpke"] = json!({
+            "suite": "DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, export-only; mode base",
+            "ikm": h(ikm.expose()),
+            "secret_key": h(&sk.to_bytes()),
+            "public_key": h(pk.public()),
+            "info": h(&info),
+            "enc": h(s.encapsulated_key().unwrap()),
+            "exporter_context_seal_key": h(labels::EXPORT_SEAL_KEY),
+            "exporter_context_commit_key": h(labels::EXPORT_COMMIT_KEY),
+        });
+        (
+            Secret32::from_array(&mut sk_out),
+            Secret32::from_array(&mut ck_out),
+        )
+    } else {
+        (
+            derived(&leaf, &id, labels::LEAF_SEAL),
+            derived(&leaf, &id, labels::LEAF_COMMIT),
+        )
+    };
+    v["xaes_256_gcm"] = json!({
+        "key": h(seal_key.expose()),
+        "nonce": h(s.nonce()),
+        "aad": h(&aad),
+        "plaintext": h(plaintext),
+        "ciphertext": h(s.ciphertext_and_tag()),
+    });
+    let c = commitment(&commit_key, s.header(), &ctx_hash);
+    assert_eq!(&c, s.commitment());
+    v["commitment"] = json!({
+        "key": h(commit_key.expose()),
+        "label": h(labels::COMMIT),
+        "header": h(s.header()),
+        "context_hash": h(&ctx_hash),
+        "commitment": h(&c),
+    });
+    v
+}
+
+fn epoch_json(e: &EpochKeys, root: &Secret32) -> Value {
+    json!({
+        "ring_id": h(&e.ring().0),
+        "epoch": e.epoch(),
+        "schedule": {"start": e.schedule().start(), "interval_secs": e.schedule().interval_secs()},
+        "root": h(root.expose()),
+    })
+}
+
+fn sealed(seal_only: bool) -> Value {
+    let label = if seal_only { "seal-only" } else { "sealed" };
+    let mut r = rng(label);
+    let ring = RingId::generate(&mut r);
+    let root = random32(&mut r);
+    let mut e = EpochKeys::new(
+        ring,
+        3,
+        Schedule::new(START, DAY).unwrap(),
+        NodeSet::from_root(root.clone()),
+    );
+    let cases = [
+        ("empty plaintext, empty context", START, &b""[..], &b""[..]),
+        (
+            "connected-account password",
+            START + 45 * DAY + 3600,
+            b"correct horse battery staple",
+            b"mail/connected-account/user-42",
+        ),
+        ("one block", START + 400 * DAY, b"0123456789abcdef", b"ctx"),
+        (
+            "binary, last interval",
+            START + 65_535 * DAY,
+            &[0u8, 1, 2, 255, 254, 253, 0, 0][..],
+            &[0u8, 0xff][..],
+        ),
+        (
+            "300 bytes",
+            START + 1234 * DAY + 1,
+            &[0x5au8; 300][..],
+            b"bulk",
+        ),
+    ];
+    let vectors: Vec<Value> = cases
+        .iter()
+        .map(|(name, t, pt, ctx)| sealed_case(name, &mut e, *t, pt, ctx, &mut r, seal_only))
+        .collect();
+    // Refusals every implementation must reproduce, with the error kind.
+    let good = hex::decode(vectors[1]["sealed"].as_str().unwrap()).unwrap();
+    let ctx = b"mail/connected-account/user-42";
+    let mut invalid = Vec::new();
+    let mut push = |name: &str, bytes: Vec<u8>, context: &[u8], kind: &str| {
+        invalid
+            .push(json!({"name": name, "sealed": h(&bytes), "context": h(context), "error": kind}));
+    };
+    push(
+        "wrong context",
+        good.clone(),
+        b"mail/connected-account/user-43",
+        "Tampered",
+    );
+    let mut b = good.clone();
+    b[0] = 2;
+    push("unknown version", b, ctx, "Unsupported");
+    let mut b = good.clone();
+    b[1] = 9;
+    push("unknown suite", b, ctx, "Unsupported");
+    let mut b = good.clone();
+    b[2] ^= 1;
+    push("other ring", b, ctx, "UnknownKey");
+    let mut b = good.clone();
+    b[21] ^= 1;
+    push("other epoch", b, ctx, "UnknownKey");
+    let mut b = good.clone();
+    b[23] ^= 1;
+    push("other interval", b, ctx, "Tampered");
+    let n = s_header_len(seal_only);
+    let mut b = good.clone();
+    b[n - 1] ^= 1;
+    push("nonce changed", b, ctx, "Tampered");
+    let mut b = good.clone();
+    b[n] ^= 1;
+    push("commitment changed", b, ctx, "Tampered");
+    let mut b = good.clone();
+    b[n + 32] ^= 1;
+    push("ciphertext changed", b, ctx, "Tampered");
+    let mut b = good.clone();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    push("tag changed", b, ctx, "Tampered");
+    let mut b = good.clone();
+    b.push(0);
+    push("trailing byte", b, ctx, "Tampered");
+    push("truncated header", good[..10].to_vec(), ctx, "Malformed");
+    push("no tag", good[..n + 32 + 15].to_vec(), ctx, "Malformed");
+    push("empty", Vec::new(), ctx, "Malformed");
+    let mut out = epoch_json(&e, &root);
+    out["description"] = json!(if seal_only {
+        "Seal-only sealed secrets (suite 2): HPKE to the interval's published X25519 key agrees the XAES-256-GCM and commit keys; with every intermediate, and refusals with their error kind"
+    } else {
+        "Sealed secrets (suite 1): keys from the interval's leaf; with every XAES-256-GCM input and the commitment inputs, and refusals with their error kind"
+    });
+    out["vectors"] = json!(vectors);
+    out["invalid"] = json!(invalid);
+    out
+}
+
+fn s_header_len(seal_only: bool) -> usize {
+    if seal_only {
+        2 + 22 + 32 + 24
+    } else {
+        2 + 22 + 24
+    }
+}
+
+fn identities() -> Value {
+    let mut r = rng("identities");
+    let mut list = Vec::new();
+    for _ in 0..3 {
+        let x = random32(&mut r);
+        let e = random32(&mut r);
+        let id = Identity::from_secrets(x.clone(), e.clone()).unwrap();
+        let sigs: Vec<Value> = [
+            SigDomain::Governance,
+            SigDomain::KeyState,
+            SigDomain::Request,
+            SigDomain::Approval,
+            SigDomain::Grant,
+            SigDomain::Audit,
+            SigDomain::RingPublic,
+        ]
+        .iter()
+        .map(|d| {
+            let msg = format!("message for {d:?}");
+            json!({
+                "domain": h(d.prefix()),
+                "message": h(msg.as_bytes()),
+                "signature": h(&id.sign(*d, msg.as_bytes())),
+            })
+        })
+        .collect();
+        list.push(json!({
+            "x25519_secret": h(x.expose()),
+            "ed25519_seed": h(e.expose()),
+            "x25519_public": h(id.public().x25519()),
+            "ed25519_public": h(&id.public().ed25519()),
+            "id": id.id().to_string(),
+            "public_text": id.public().to_text(),
+            "secret_text": id.to_secret_text().to_string(),
+            "signatures": sigs,
+        }));
+    }
+    let bad_checksum = {
+        let t = list[0]["public_text"].as_str().unwrap().to_string();
+        let mut c: Vec<char> = t.chars().collect();
+        let i = c.len() - 3;
+        c[i] = if c[i] == 'a' { 'b' } else { 'a' };
+        c.into_iter().collect::<String>()
+    };
+    json!({
+        "description": "Identities: secrets, public keys, id, printable public and secret forms, and one Ed25519 signature per domain over prefix || message",
+        "identities": list,
+        "invalid_public_text": [
+            {"text": bad_checksum, "error": "BadChecksum"},
+            {"text": "dkmpub1", "error": "Malformed"},
+            {"text": "dkmpub1 abc", "error": "Malformed"},
+        ],
+    })
+}
+
+fn render(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap();
+    s.push('\n');
+    s
+}
+
+#[test]
+fn v1_vectors_are_frozen() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testvectors/v1");
+    let files = [
+        ("tree.json", tree()),
+        ("sealed.json", sealed(false)),
+        ("seal_only.json", sealed(true)),
+        ("identities.json", identities()),
+    ];
+    let regen = std::env::var("DKM_REGEN_VECTORS").is_ok_and(|v| v == "1");
+    for (name, value) in files {
+        let text = render(&value);
+        let path = dir.join(name);
+        if regen {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else {
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                on_disk == text,
+                "testvectors/v1/{name} differs from what the core generates: v1 is frozen; a format change needs v2/"
+            );
+        }
+    }
+}

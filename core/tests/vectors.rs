@@ -1,0 +1,245 @@
+//! Replays the frozen `testvectors/v1/` files through the public API and, where possible,
+//! through independent computations (the `hmac` and `sha2` crates directly), as every binding's
+//! tests will.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
+use dkm_core::sealed::SealedSecret;
+use dkm_core::xaes::XaesKey;
+use dkm_core::{
+    EpochKeys, ErrorKind, Identity, KeyId, Node, NodePos, NodeSet, PublicIdentity, RingId,
+    Schedule, Secret32, SigDomain, armor, cover, dearmor,
+};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/../testvectors/v1/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn b(v: &Value) -> Vec<u8> {
+    hex::decode(v.as_str().unwrap()).unwrap()
+}
+
+fn b32(v: &Value) -> [u8; 32] {
+    b(v).try_into().unwrap()
+}
+
+fn secret(v: &Value) -> Secret32 {
+    Secret32::from_array(&mut b32(v))
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap()
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+#[test]
+fn tree_vectors() {
+    let v = load("tree.json");
+    let root = Node::root(secret(&v["root"]));
+    for leaf in v["leaves"].as_array().unwrap() {
+        let i = n(&leaf["interval"]) as u16;
+        assert_eq!(
+            root.derive(NodePos::leaf(i)).unwrap().secret().expose(),
+            &b32(&leaf["leaf"])
+        );
+    }
+    for node in v["nodes"].as_array().unwrap() {
+        let pos = NodePos::new(n(&node["level"]) as u8, n(&node["index"]) as u16).unwrap();
+        assert_eq!(
+            root.derive(pos).unwrap().secret().expose(),
+            &b32(&node["secret"])
+        );
+    }
+    for c in v["covers"].as_array().unwrap() {
+        let (first, last) = (n(&c["first"]) as u16, n(&c["last"]) as u16);
+        let nodes: Vec<Node> = c["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let pos = NodePos::new(n(&x["level"]) as u8, n(&x["index"]) as u16).unwrap();
+                Node::new(pos, secret(&x["secret"]))
+            })
+            .collect();
+        let positions: Vec<NodePos> = nodes.iter().map(|x| x.pos()).collect();
+        assert_eq!(positions, cover(first, last).unwrap());
+        let set = NodeSet::new(nodes).unwrap();
+        let derives: Vec<(u16, u16)> = c["derives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (n(&r[0]) as u16, n(&r[1]) as u16))
+            .collect();
+        assert_eq!(set.ranges(), derives);
+        for chk in c["check_leaves"].as_array().unwrap() {
+            let i = n(&chk["interval"]) as u16;
+            assert_eq!(set.leaf(i).unwrap().secret().expose(), &b32(&chk["leaf"]));
+        }
+        for i in c["not_derivable"].as_array().unwrap() {
+            let i = n(i) as u16;
+            assert_eq!(set.leaf(i).unwrap_err().kind(), ErrorKind::UnknownKey);
+        }
+    }
+}
+
+fn epoch_from(v: &Value) -> EpochKeys {
+    EpochKeys::new(
+        RingId(b(&v["ring_id"]).try_into().unwrap()),
+        n(&v["epoch"]) as u32,
+        Schedule::new(
+            n(&v["schedule"]["start"]),
+            n(&v["schedule"]["interval_secs"]),
+        )
+        .unwrap(),
+        NodeSet::from_root(secret(&v["root"])),
+    )
+}
+
+fn kind(name: &str) -> ErrorKind {
+    *ErrorKind::ALL.iter().find(|k| k.name() == name).unwrap()
+}
+
+fn replay_sealed(file: &str) {
+    let v = load(file);
+    let mut e = epoch_from(&v);
+    for case in v["vectors"].as_array().unwrap() {
+        let sealed = b(&case["sealed"]);
+        let ctx = b(&case["context"]);
+        let pt = b(&case["plaintext"]);
+        assert_eq!(armor(&sealed), case["armor"].as_str().unwrap());
+        assert_eq!(dearmor(case["armor"].as_str().unwrap()).unwrap(), sealed);
+        let s = SealedSecret::parse(&sealed).unwrap();
+        assert_eq!(s.key_id(), KeyId::from_bytes(&b(&case["key_id"])).unwrap());
+        assert_eq!(
+            e.key_id_at(n(&case["time"])).unwrap().interval,
+            n(&case["interval"]) as u16
+        );
+        // Through the library.
+        let keys = e.keys_for(&s.key_id()).unwrap();
+        assert_eq!(&keys.unseal(&s, &ctx).unwrap()[..], &pt[..]);
+        // Independently: the leaf, the key derivation, the commitment and XAES-256-GCM.
+        let leaf = b(&case["leaf"]);
+        let kid = b(&case["key_id"]);
+        let x = &case["xaes_256_gcm"];
+        let c = &case["commitment"];
+        if case.get("hpke").is_none() {
+            assert_eq!(hmac(&leaf, &[b"dkm1/leaf/seal", &[0], &kid]), b(&x["key"]));
+            assert_eq!(
+                hmac(&leaf, &[b"dkm1/leaf/commit", &[0], &kid]),
+                b(&c["key"])
+            );
+        } else {
+            let hp = &case["hpke"];
+            assert_eq!(
+                hmac(&leaf, &[b"dkm1/leaf/seal-only", &[0], &kid]),
+                b(&hp["ikm"])
+            );
+            let mut info = b"dkm1/seal".to_vec();
+            info.extend_from_slice(&kid);
+            assert_eq!(b(&hp["info"]), info);
+            assert_eq!(&b(&hp["public_key"])[..], keys.seal_only_key().public());
+        }
+        let ctx_hash = Sha256::digest(&ctx).to_vec();
+        assert_eq!(b(&c["context_hash"]), ctx_hash);
+        assert_eq!(b(&c["header"]), s.header());
+        assert_eq!(
+            hmac(&b(&c["key"]), &[b"dkm1/commit", s.header(), &ctx_hash]),
+            b(&c["commitment"])
+        );
+        assert_eq!(&b(&c["commitment"])[..], s.commitment());
+        let mut aad = s.header().to_vec();
+        aad.extend_from_slice(&ctx_hash);
+        assert_eq!(b(&x["aad"]), aad);
+        let xk = XaesKey::new(&b32(&x["key"]));
+        let nonce: [u8; 24] = b(&x["nonce"]).try_into().unwrap();
+        assert_eq!(xk.encrypt(&nonce, &aad, &pt).unwrap(), b(&x["ciphertext"]));
+        assert_eq!(s.ciphertext_and_tag(), &b(&x["ciphertext"])[..]);
+    }
+    for bad in v["invalid"].as_array().unwrap() {
+        let bytes = b(&bad["sealed"]);
+        let ctx = b(&bad["context"]);
+        let res = SealedSecret::parse(&bytes)
+            .and_then(|s| e.keys_for(&s.key_id()).and_then(|k| k.unseal(&s, &ctx)));
+        assert_eq!(
+            res.unwrap_err().kind(),
+            kind(bad["error"].as_str().unwrap()),
+            "{}",
+            bad["name"]
+        );
+    }
+}
+
+#[test]
+fn sealed_vectors() {
+    replay_sealed("sealed.json");
+}
+
+#[test]
+fn seal_only_vectors() {
+    replay_sealed("seal_only.json");
+}
+
+#[test]
+fn identity_vectors() {
+    let v = load("identities.json");
+    for i in v["identities"].as_array().unwrap() {
+        let id = Identity::from_secrets(secret(&i["x25519_secret"]), secret(&i["ed25519_seed"]))
+            .unwrap();
+        assert_eq!(&id.public().x25519()[..], &b(&i["x25519_public"])[..]);
+        assert_eq!(&id.public().ed25519()[..], &b(&i["ed25519_public"])[..]);
+        assert_eq!(id.id().to_string(), i["id"].as_str().unwrap());
+        let mut pre = b"dkm1/id\0".to_vec();
+        pre.extend_from_slice(&b(&i["x25519_public"]));
+        pre.extend_from_slice(&b(&i["ed25519_public"]));
+        assert_eq!(
+            hex::encode(&Sha256::digest(&pre)[..16]),
+            i["id"].as_str().unwrap()
+        );
+        assert_eq!(id.public().to_text(), i["public_text"].as_str().unwrap());
+        assert_eq!(&*id.to_secret_text(), i["secret_text"].as_str().unwrap());
+        let public = PublicIdentity::from_text(i["public_text"].as_str().unwrap()).unwrap();
+        let back = Identity::from_secret_text(i["secret_text"].as_str().unwrap()).unwrap();
+        assert_eq!(back.public(), &public);
+        let domains = [
+            SigDomain::Governance,
+            SigDomain::KeyState,
+            SigDomain::Request,
+            SigDomain::Approval,
+            SigDomain::Grant,
+            SigDomain::Audit,
+            SigDomain::RingPublic,
+        ];
+        for s in i["signatures"].as_array().unwrap() {
+            let d = *domains
+                .iter()
+                .find(|d| d.prefix() == &b(&s["domain"])[..])
+                .unwrap();
+            let msg = b(&s["message"]);
+            public.verify(d, &msg, &b(&s["signature"])).unwrap();
+            assert_eq!(&id.sign(d, &msg)[..], &b(&s["signature"])[..]);
+        }
+    }
+    for bad in v["invalid_public_text"].as_array().unwrap() {
+        assert_eq!(
+            PublicIdentity::from_text(bad["text"].as_str().unwrap())
+                .unwrap_err()
+                .kind(),
+            kind(bad["error"].as_str().unwrap())
+        );
+    }
+}
