@@ -19,11 +19,24 @@ fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
 }
 
+/// Opens a secret a key holder sealed.
 fn unseal(keys: &mut EpochKeys, sealed: &[u8], ctx: &[u8]) -> dkm_core::Result<Vec<u8>> {
     let bytes = decode_any(sealed)?;
     let s = SealedSecret::parse(&bytes)?;
     let k = keys.keys_for(&s.key_id())?;
     Ok(k.unseal(&s, ctx)?.to_vec())
+}
+
+/// Opens a secret sealed by a seal-only party: the caller asks for it explicitly, since anyone
+/// holding the published key could have made it.
+fn unseal_from_anyone(
+    keys: &mut EpochKeys,
+    sealed: &[u8],
+    ctx: &[u8],
+) -> dkm_core::Result<Vec<u8>> {
+    let s = SealedSecret::parse(sealed)?;
+    let k = keys.keys_for(&s.key_id())?;
+    Ok(k.unseal_seal_only(&s, ctx)?.to_vec())
 }
 
 fn run() -> dkm_core::Result<()> {
@@ -110,11 +123,17 @@ fn run() -> dkm_core::Result<()> {
         "    the browser holds only {} public bytes",
         published.to_bytes().len()
     );
-    let opened = unseal(&mut holder, &from_browser, ctx)?;
+    let opened = unseal_from_anyone(&mut holder, &from_browser, ctx)?;
     println!(
-        "    the key holder opens it: {:?}",
+        "    the key holder opens it (as a seal-only secret): {:?}",
         String::from_utf8_lossy(&opened)
     );
+    match unseal(&mut holder, &from_browser, ctx) {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => {
+            println!("    plain unseal will not take it for a key holder's secret: {e}")
+        }
+        other => return Err(unexpected(other)),
+    }
 
     step(
         6,

@@ -38,6 +38,61 @@ const KEYS_LEN: usize = 64;
 /// Characters of base32 after the `dkmpub1` prefix: 68 bytes → 109.
 const PUBLIC_TEXT_BODY_LEN: usize = ((KEYS_LEN + CHECKSUM_LEN) * 8).div_ceil(5);
 
+/// Refuses an X25519 public key that is not canonical (top bit set, or `u ≥ 2^255 − 19`) or
+/// has low order (its shared secrets would be predictable).
+pub fn check_x25519_public(u: &[u8; 32]) -> Result<()> {
+    const LOW_ORDER: [[u8; 32]; 5] = [
+        [0; 32],
+        [
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ],
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+        [
+            0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0x7f,
+        ],
+    ];
+    const P_LO: u128 = u128::MAX - 18; // 2^128 - 19
+    const P_HI: u128 = u128::MAX >> 1; // 2^127 - 1
+    let (lo, hi) = u.split_at(16);
+    let lo = u128::from_le_bytes(lo.try_into().unwrap_or([0xff; 16]));
+    let hi = u128::from_le_bytes(hi.try_into().unwrap_or([0xff; 16]));
+    if hi > P_HI || (hi == P_HI && lo >= P_LO) {
+        return Err(Error::malformed(
+            "X25519 public key is not canonical (top bit set or not below 2^255 - 19)",
+        ));
+    }
+    if LOW_ORDER.contains(u) {
+        return Err(Error::malformed("X25519 public key has low order"));
+    }
+    Ok(())
+}
+
+/// Whether `x` is a clamped X25519 secret (RFC 7748): the canonical secret form.
+fn is_clamped(x: &[u8; 32]) -> bool {
+    x.first().is_some_and(|b| b & 7 == 0) && x.last().is_some_and(|b| b & 0xc0 == 0x40)
+}
+
+fn clamp(x: &mut [u8; 32]) {
+    if let Some(b) = x.first_mut() {
+        *b &= 248;
+    }
+    if let Some(b) = x.last_mut() {
+        *b = (*b & 127) | 64;
+    }
+}
+
 /// What a signature is over. Each domain has its own prefix `"dkm1/<name>\0"`, so a signature
 /// made for one kind of object is never valid for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,11 +182,18 @@ impl PublicIdentity {
     /// Length of [`PublicIdentity::to_bytes`].
     pub const ENCODED_LEN: usize = KEYS_LEN;
 
-    /// From the two public keys. Refuses an Ed25519 key that is not a valid point or has
-    /// small order.
+    /// From the two public keys. Refuses an X25519 key that is not canonical or has low
+    /// order, and an Ed25519 key that is not a canonically encoded point or has small order:
+    /// one identity, one encoding, one id.
     pub fn from_keys(x25519: [u8; 32], ed25519: [u8; 32]) -> Result<Self> {
+        check_x25519_public(&x25519)?;
         let vk = VerifyingKey::from_bytes(&ed25519)
             .map_err(|_| Error::malformed("invalid Ed25519 public key"))?;
+        if vk.to_edwards().compress().to_bytes() != ed25519 {
+            return Err(Error::malformed(
+                "Ed25519 public key is not canonically encoded",
+            ));
+        }
         if vk.is_weak() {
             return Err(Error::malformed("Ed25519 public key has small order"));
         }
@@ -262,6 +324,7 @@ impl Identity {
         let mut e = [0u8; 32];
         rng.fill_bytes(&mut x);
         rng.fill_bytes(&mut e);
+        clamp(&mut x);
         let id = Identity::from_secrets(Secret32::from_array(&mut x), Secret32::from_array(&mut e));
         // A clamped X25519 scalar and any Ed25519 seed are valid; from_secrets cannot fail
         // on them, but stay total: fall back to a second draw.
@@ -271,8 +334,14 @@ impl Identity {
         }
     }
 
-    /// From the X25519 secret key and the Ed25519 seed.
+    /// From the X25519 secret key (clamped, RFC 7748: the only form accepted, so each
+    /// identity has one secret form) and the Ed25519 seed.
     pub fn from_secrets(x25519: Secret32, ed25519_seed: Secret32) -> Result<Self> {
+        if !is_clamped(x25519.expose()) {
+            return Err(Error::malformed(
+                "X25519 secret key is not clamped: not a key dkm generated",
+            ));
+        }
         let sk = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(x25519.expose())
             .map_err(|_| Error::malformed("invalid X25519 secret key"))?;
         let pk = X25519HkdfSha256::sk_to_pk(&sk);

@@ -4,6 +4,7 @@
 //! the sealing key (XAES-256-GCM), the commit key, the seal-only X25519 key pair and a MAC key,
 //! each `HMAC-SHA-256(leaf, label ‖ 0x00 ‖ key id)` under its own label ([`crate::labels`]).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -12,6 +13,7 @@ use hpke::{Deserializable, Kem, Serializable};
 
 use crate::encoding::Reader;
 use crate::error::{Error, ErrorKind, Result};
+use crate::identity::check_x25519_public;
 use crate::labels;
 use crate::secret::Secret32;
 use crate::tree::{Node, NodePos, NodeSet, Schedule, TREE_DEPTH, hmac_sha256};
@@ -169,9 +171,11 @@ impl SealOnlyKey {
     /// Length of the encoded form.
     pub const ENCODED_LEN: usize = KEY_ID_LEN + 32;
 
-    /// From a key id and a 32-byte X25519 public key.
-    pub fn new(id: KeyId, public: [u8; 32]) -> Self {
-        SealOnlyKey { id, public }
+    /// From a key id and a 32-byte X25519 public key. Refuses a non-canonical or low-order
+    /// key ([`crate::identity::check_x25519_public`]).
+    pub fn new(id: KeyId, public: [u8; 32]) -> Result<Self> {
+        check_x25519_public(&public)?;
+        Ok(SealOnlyKey { id, public })
     }
 
     /// The key id.
@@ -203,7 +207,7 @@ impl SealOnlyKey {
         let id = KeyId::read(&mut r)?;
         let public = r.array()?;
         r.finish()?;
-        Ok(SealOnlyKey { id, public })
+        SealOnlyKey::new(id, public)
     }
 }
 
@@ -213,13 +217,14 @@ pub const DEFAULT_CACHE: usize = 8;
 /// The key material of one epoch a holder has: the root, or the nodes of a cover (after
 /// shredding, or in a grant), with its schedule and a small most-recently-used cache of
 /// derived interval keys, so sealing or unsealing in a current or recent interval costs no
-/// tree walk.
+/// tree walk. Keys are handed out as `Arc`s: a multi-threaded host locks the `EpochKeys` only
+/// for the lookup, not for the sealing itself.
 pub struct EpochKeys {
     ring: RingId,
     epoch: u32,
     schedule: Schedule,
     nodes: NodeSet,
-    cache: Vec<IntervalKeys>,
+    cache: Vec<Arc<IntervalKeys>>,
     cache_cap: usize,
 }
 
@@ -242,7 +247,7 @@ impl EpochKeys {
             epoch,
             schedule,
             nodes,
-            cache: Vec::new(),
+            cache: Vec::with_capacity(DEFAULT_CACHE),
             cache_cap: DEFAULT_CACHE,
         }
     }
@@ -251,6 +256,8 @@ impl EpochKeys {
     pub fn set_cache_capacity(&mut self, cap: usize) {
         self.cache_cap = cap.max(1);
         self.cache.truncate(self.cache_cap);
+        self.cache
+            .reserve_exact(self.cache_cap.saturating_sub(self.cache.len()));
     }
 
     /// The ring.
@@ -283,7 +290,7 @@ impl EpochKeys {
     }
 
     /// The keys of `interval`, from the cache or by a tree walk.
-    pub fn interval_keys(&mut self, interval: u16) -> Result<&IntervalKeys> {
+    pub fn interval_keys(&mut self, interval: u16) -> Result<Arc<IntervalKeys>> {
         let id = KeyId {
             ring: self.ring,
             epoch: self.epoch,
@@ -297,16 +304,22 @@ impl EpochKeys {
         } else {
             let leaf = self.nodes.leaf(interval)?;
             debug_assert_eq!(leaf.pos().level(), TREE_DEPTH);
-            let keys = IntervalKeys::from_leaf(&leaf, id)?;
+            let keys = Arc::new(IntervalKeys::from_leaf(&leaf, id)?);
             if self.cache.len() >= self.cache_cap {
                 self.cache.truncate(self.cache_cap.saturating_sub(1));
             }
             self.cache.insert(0, keys);
         }
-        self.cache.first().ok_or(Error::new(
+        self.cache.first().cloned().ok_or(Error::new(
             ErrorKind::Internal,
             "key cache is empty after insertion",
         ))
+    }
+
+    /// The keys of the interval holding `now`, to seal with.
+    pub fn keys_at(&mut self, now: u64) -> Result<Arc<IntervalKeys>> {
+        let interval = self.schedule.interval_at(now)?;
+        self.interval_keys(interval)
     }
 
     /// Whether the keys of `interval` are currently cached.
@@ -316,7 +329,7 @@ impl EpochKeys {
 
     /// The keys for a sealed secret's key id; [`ErrorKind::UnknownKey`] when it names another
     /// ring or epoch or an interval these nodes cannot derive.
-    pub fn keys_for(&mut self, id: &KeyId) -> Result<&IntervalKeys> {
+    pub fn keys_for(&mut self, id: &KeyId) -> Result<Arc<IntervalKeys>> {
         if id.ring != self.ring || id.epoch != self.epoch {
             return Err(Error::new(
                 ErrorKind::UnknownKey,

@@ -16,6 +16,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use hmac::digest::FixedOutput;
 use hmac::{Hmac, KeyInit, Mac};
 use hpke::aead::ExportOnlyAead;
 use hpke::kdf::HkdfSha256;
@@ -24,7 +25,7 @@ use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::encoding::Reader;
 use crate::error::{Error, ErrorKind, Result};
@@ -119,6 +120,7 @@ impl<'a> SealedSecret<'a> {
             ));
         }
         let body = r.rest();
+        check_plaintext_len(body.len().saturating_sub(TAG_LEN))?;
         Ok(SealedSecret {
             bytes,
             header_len,
@@ -189,7 +191,7 @@ pub(crate) fn commitment(commit_key: &Secret32, header: &[u8], ctx_hash: &[u8; 3
         mac.update(labels::COMMIT);
         mac.update(header);
         mac.update(ctx_hash);
-        out.copy_from_slice(&mac.finalize().into_bytes());
+        mac.finalize_into((&mut out).into());
     }
     out
 }
@@ -240,9 +242,16 @@ fn seal_raw(
     let mut aad = Vec::with_capacity(header_len + 32);
     aad.extend_from_slice(head.get(..header_len).unwrap_or_default());
     aad.extend_from_slice(&ctx_hash);
-    let tag = xaes.encrypt_in_place(&nonce, &aad, body)?;
-    out.extend_from_slice(&tag);
-    Ok(out)
+    match xaes.encrypt_in_place(&nonce, &aad, body) {
+        Ok(tag) => {
+            out.extend_from_slice(&tag);
+            Ok(out)
+        }
+        Err(e) => {
+            out.zeroize();
+            Err(e)
+        }
+    }
 }
 
 fn unseal_raw(
@@ -300,37 +309,61 @@ impl IntervalKeys {
         )
     }
 
-    /// Opens a sealed secret of either suite named by this interval's key id. The commitment
-    /// is checked in constant time before anything is decrypted; any mismatch of key, context
-    /// or bytes is [`ErrorKind::Tampered`].
+    /// Opens a secret a key holder sealed (suite 1) under this interval's key. The
+    /// commitment is checked in constant time before anything is decrypted; any mismatch of
+    /// key, context or bytes is [`ErrorKind::Tampered`].
+    ///
+    /// A seal-only secret (suite 2) is refused with [`ErrorKind::InvalidInput`]: anyone holding
+    /// the ring's public part can make one, so the caller must ask for it explicitly with
+    /// [`IntervalKeys::unseal_seal_only`].
     pub fn unseal(&self, sealed: &SealedSecret<'_>, context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.check_id(sealed)?;
+        match sealed.suite {
+            Suite::Xaes256GcmCommit => unseal_raw(sealed, &self.xaes, &self.commit, context),
+            Suite::HpkeX25519Xaes256GcmCommit => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this is a seal-only secret, which anyone holding the ring's public part can make: open it with unseal_seal_only",
+            )),
+        }
+    }
+
+    /// Opens a seal-only secret (suite 2) sealed to this interval's published key. Its
+    /// origin is not authenticated: anyone holding the seal-only public key could have made
+    /// it. A key holder's secret (suite 1) is refused with [`ErrorKind::InvalidInput`].
+    pub fn unseal_seal_only(
+        &self,
+        sealed: &SealedSecret<'_>,
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.check_id(sealed)?;
+        let Some(enc_bytes) = sealed.enc else {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "this secret was sealed by a key holder, not a seal-only party: open it with unseal",
+            ));
+        };
+        let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&enc_bytes)
+            .map_err(|_| Error::tampered())?;
+        let sk = self.seal_only_secret();
+        let ctx = hpke::setup_receiver::<ExportOnlyAead, HkdfSha256, X25519HkdfSha256>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            &seal_info(&sealed.key_id),
+        )
+        .map_err(|_| Error::tampered())?;
+        let (xaes, commit) = export_keys(|c, out| ctx.export(c, out))?;
+        unseal_raw(sealed, &xaes, &commit, context)
+    }
+
+    fn check_id(&self, sealed: &SealedSecret<'_>) -> Result<()> {
         if sealed.key_id != self.id() {
             return Err(Error::new(
                 ErrorKind::UnknownKey,
                 "the sealed secret names another key than this interval's",
             ));
         }
-        match sealed.suite {
-            Suite::Xaes256GcmCommit => unseal_raw(sealed, &self.xaes, &self.commit, context),
-            Suite::HpkeX25519Xaes256GcmCommit => {
-                let enc_bytes = sealed.enc.ok_or(Error::new(
-                    ErrorKind::Internal,
-                    "seal-only secret parsed without its encapsulated key",
-                ))?;
-                let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&enc_bytes)
-                    .map_err(|_| Error::tampered())?;
-                let sk = self.seal_only_secret();
-                let ctx = hpke::setup_receiver::<ExportOnlyAead, HkdfSha256, X25519HkdfSha256>(
-                    &OpModeR::Base,
-                    &sk,
-                    &enc,
-                    &seal_info(&sealed.key_id),
-                )
-                .map_err(|_| Error::tampered())?;
-                let (xaes, commit) = export_keys(|c, out| ctx.export(c, out))?;
-                unseal_raw(sealed, &xaes, &commit, context)
-            }
-        }
+        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ pub struct Secret32(Box<[u8; 32]>);
 impl Secret32 {
     /// Takes ownership of `bytes` and zeroizes the caller's copy.
     pub fn from_array(bytes: &mut [u8; 32]) -> Self {
-        let s = Secret32(Box::new(*bytes));
+        let s = Secret32::fill_with(|b| b.copy_from_slice(bytes));
         bytes.zeroize();
         s
     }

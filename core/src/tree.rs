@@ -13,6 +13,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use hmac::digest::FixedOutput;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -45,7 +46,8 @@ pub(crate) fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> Secret32 {
             for p in parts {
                 mac.update(p);
             }
-            out.copy_from_slice(&mac.finalize().into_bytes());
+            // Straight into the secret's own memory: no stack temporary to leave behind.
+            mac.finalize_into(out.into());
         }
     })
 }

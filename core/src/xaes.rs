@@ -8,6 +8,7 @@
 //! `Nx = N[12..]`, then AES-256-GCM with `Kx` and `Nx`. The block cipher and GCM are the
 //! RustCrypto `aes` and `aes-gcm` crates; only the two-block key derivation is written here.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -30,14 +31,15 @@ pub const TAG_LEN: usize = 16;
 /// An XAES-256-GCM key with its AES key schedule and `K1` precomputed, so each message costs
 /// two AES blocks of derivation plus one AES-256-GCM key setup.
 pub struct XaesKey {
-    aes: Aes256,
+    // Boxed: moving an XaesKey moves a pointer, not the round keys.
+    aes: Box<Aes256>,
     k1: Zeroizing<u128>,
 }
 
 impl XaesKey {
     /// Prepares a 32-byte key.
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        let aes = Aes256::new(key.into());
+        let aes = Box::new(Aes256::new(key.into()));
         let mut l = Zeroizing::new([0u8; 16]);
         aes.encrypt_block((&mut *l).into());
         let lv = Zeroizing::new(u128::from_be_bytes(*l));
@@ -110,9 +112,16 @@ impl XaesKey {
     ) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN));
         out.extend_from_slice(plaintext);
-        let tag = self.encrypt_in_place(nonce, aad, &mut out)?;
-        out.extend_from_slice(&tag);
-        Ok(out)
+        match self.encrypt_in_place(nonce, aad, &mut out) {
+            Ok(tag) => {
+                out.extend_from_slice(&tag);
+                Ok(out)
+            }
+            Err(e) => {
+                out.zeroize();
+                Err(e)
+            }
+        }
     }
 
     /// Opens `ciphertext ‖ tag`.

@@ -146,10 +146,84 @@ fn small_order_ed25519_key_is_refused() {
 
 #[test]
 fn debug_never_shows_secrets() {
-    let id = ident(6);
-    let secret = id.to_secret_text();
-    let dbg = format!("{id:?}");
+    // Distinctive secrets: 0xc8 (clamped) and 0xef; neither may show in decimal or hex.
+    let mut x = [0xc8u8; 32];
+    x[31] = 0x48;
+    let e = [0xefu8; 32];
+    let id = Identity::from_secrets(
+        dkm_core::Secret32::from_array(&mut x.clone()),
+        dkm_core::Secret32::from_array(&mut e.clone()),
+    )
+    .unwrap();
+    let dbg = format!("{id:?} {:?}", id.public());
     assert!(dbg.contains("redacted"));
-    assert!(!dbg.contains(&secret[7..20]));
     assert!(dbg.contains(&id.id().to_string()));
+    for probe in ["200, 200", "c8c8", "239, 239", "efef"] {
+        assert!(!dbg.to_lowercase().contains(probe), "{dbg}");
+    }
+    assert!(
+        format!("{:?}", x).contains("200, 200"),
+        "the probe itself must work"
+    );
+}
+
+#[test]
+fn secret_forms_are_canonical() {
+    // An unclamped X25519 secret is not a key dkm generated: one identity, one secret form.
+    let mut x = [0x11u8; 32];
+    assert_eq!(
+        Identity::from_secrets(
+            dkm_core::Secret32::from_array(&mut x),
+            dkm_core::Secret32::from_array(&mut [2; 32])
+        )
+        .unwrap_err()
+        .kind(),
+        ErrorKind::Malformed
+    );
+}
+
+#[test]
+fn public_forms_are_canonical() {
+    let id = ident(8);
+    let ed = id.public().ed25519();
+    // X25519 with the top bit set names the same key: refused.
+    let mut x = *id.public().x25519();
+    x[31] |= 0x80;
+    assert_eq!(
+        PublicIdentity::from_keys(x, ed).unwrap_err().kind(),
+        ErrorKind::Malformed
+    );
+    // u >= p and low-order points.
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    assert!(PublicIdentity::from_keys(p, ed).is_err());
+    assert!(PublicIdentity::from_keys([0; 32], ed).is_err());
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    assert!(PublicIdentity::from_keys(one, ed).is_err());
+    // A non-canonical Ed25519 encoding: y = p + k for a small k whose y = k is a valid point
+    // decompresses to that point, but is another encoding of it, so another id: refused.
+    let mut found = 0usize;
+    for k in 0u8..19 {
+        let mut y = [0xffu8; 32];
+        y[0] = 0xed + k;
+        y[31] = 0x7f;
+        if let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&y) {
+            // Only a point that is not weak shows the canonical-encoding check at work.
+            found += usize::from(!vk.is_weak());
+            assert_eq!(
+                PublicIdentity::from_keys(*id.public().x25519(), y)
+                    .unwrap_err()
+                    .kind(),
+                ErrorKind::Malformed
+            );
+        }
+    }
+    assert!(
+        found > 0,
+        "no non-canonical encoding decompressed: the test proves nothing"
+    );
+    // The canonical key is accepted.
+    assert!(PublicIdentity::from_keys(*id.public().x25519(), ed).is_ok());
 }

@@ -38,10 +38,15 @@ fn seal(e: &mut EpochKeys, t: u64, pt: &[u8], ctx: &[u8]) -> Vec<u8> {
         .unwrap()
 }
 
+/// Opens either suite, choosing the entry point by the suite the header names.
 fn unseal(e: &mut EpochKeys, sealed: &[u8], ctx: &[u8]) -> dkm_core::Result<Vec<u8>> {
     let s = SealedSecret::parse(sealed)?;
     let keys = e.keys_for(&s.key_id())?;
-    Ok(keys.unseal(&s, ctx)?.to_vec())
+    let pt = match s.suite() {
+        Suite::Xaes256GcmCommit => keys.unseal(&s, ctx)?,
+        Suite::HpkeX25519Xaes256GcmCommit => keys.unseal_seal_only(&s, ctx)?,
+    };
+    Ok(pt.to_vec())
 }
 
 fn seal_only(e: &mut EpochKeys, t: u64, pt: &[u8], ctx: &[u8]) -> Vec<u8> {
@@ -87,7 +92,8 @@ fn two_seals_differ() {
 /// expected kind and never the plaintext.
 fn assert_every_flip_refused(e: &mut EpochKeys, sealed: &[u8], ctx: &[u8]) {
     for i in 0..sealed.len() {
-        for mask in [0x01u8, 0x80, 0xff] {
+        // 0x03 turns suite 1 into 2 and 2 into 1.
+        for mask in [0x01u8, 0x03, 0x80, 0xff] {
             let mut bad = sealed.to_vec();
             bad[i] ^= mask;
             let err = unseal(e, &bad, ctx).expect_err("a changed byte must never unseal");
@@ -140,6 +146,28 @@ fn every_byte_flip_is_refused_seal_only() {
         b"password from a browser"
     );
     assert_every_flip_refused(&mut e, &s, b"ctx");
+}
+
+#[test]
+fn each_entry_point_opens_only_its_suite() {
+    let mut e = epoch(3, 4);
+    let by_holder = seal(&mut e, START, b"a", b"");
+    let by_anyone = seal_only(&mut e, START, b"b", b"");
+    assert_eq!(by_holder.len(), 96 + 1);
+    assert_eq!(by_anyone.len(), 128 + 1);
+    let keys = e.interval_keys(0).unwrap();
+    let holder = SealedSecret::parse(&by_holder).unwrap();
+    let anyone = SealedSecret::parse(&by_anyone).unwrap();
+    assert_eq!(
+        keys.unseal(&anyone, b"").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        keys.unseal_seal_only(&holder, b"").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(&keys.unseal(&holder, b"").unwrap()[..], b"a");
+    assert_eq!(&keys.unseal_seal_only(&anyone, b"").unwrap()[..], b"b");
 }
 
 #[test]
@@ -308,16 +336,43 @@ fn times_outside_the_schedule() {
     );
 }
 
+/// Would a byte array with these bytes show up in `dbg` (decimal `Debug`, or hex)?
+fn leaks(dbg: &str, secret: &[u8]) -> bool {
+    let dec = format!("{:?}", &secret[..4]);
+    let dec = dec.trim_matches(|c| c == '[' || c == ']');
+    let hex: String = secret[..4].iter().map(|b| format!("{b:02x}")).collect();
+    dbg.contains(dec) || dbg.to_lowercase().contains(&hex)
+}
+
 #[test]
 fn secrets_never_print() {
-    let mut e = epoch(1, 1);
+    // A root and derived keys with distinctive bytes; none may appear in any Debug output.
+    let root = [0xabu8; 32];
+    let mut e = EpochKeys::new(
+        RingId([1; 16]),
+        1,
+        Schedule::new(START, DAY).unwrap(),
+        NodeSet::from_root(Secret32::from_array(&mut root.clone())),
+    );
+    assert!(
+        leaks(&format!("{:?}", root), &root),
+        "the probe itself must work"
+    );
     let keys = e.interval_keys(0).unwrap();
-    let dbg = format!("{keys:?}");
-    assert!(dbg.contains("IntervalKeys") && !dbg.contains("xaes") && !dbg.contains("commit"));
-    let secret = Secret32::from_array(&mut [0xab; 32]);
-    assert_eq!(format!("{secret:?}"), "Secret32(<redacted>)");
-    let dbg = format!("{e:?}");
-    assert!(!dbg.contains("171") && !dbg.to_lowercase().contains("ab, ab"));
-    let node = e.nodes().nodes()[0].clone();
-    assert!(format!("{node:?}").contains("<redacted>"));
+    let leaf = e.nodes().leaf(0).unwrap();
+    for dbg in [
+        format!("{keys:?}"),
+        format!("{e:?}"),
+        format!("{leaf:?}"),
+        format!("{:?}", e.nodes()),
+        format!("{:?}", Secret32::from_array(&mut root.clone())),
+        format!("{:?}", dkm_core::xaes::XaesKey::new(&root)),
+    ] {
+        assert!(!leaks(&dbg, &root), "{dbg}");
+        assert!(!leaks(&dbg, leaf.secret().expose()), "{dbg}");
+    }
+    assert_eq!(
+        format!("{:?}", Secret32::from_array(&mut [0xab; 32])),
+        "Secret32(<redacted>)"
+    );
 }
