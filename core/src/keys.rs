@@ -15,6 +15,7 @@ use crate::encoding::Reader;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::check_x25519_public;
 use crate::labels;
+use crate::sealed::CommitKey;
 use crate::secret::Secret32;
 use crate::tree::{Node, NodePos, NodeSet, Schedule, TREE_DEPTH, hmac_sha256};
 use crate::xaes::XaesKey;
@@ -98,7 +99,7 @@ impl KeyId {
 pub struct IntervalKeys {
     id: KeyId,
     pub(crate) xaes: XaesKey,
-    pub(crate) commit: Secret32,
+    pub(crate) commit: CommitKey,
     seal_only_ikm: Secret32,
     mac: Secret32,
 }
@@ -127,7 +128,7 @@ impl IntervalKeys {
         Ok(IntervalKeys {
             id,
             xaes: XaesKey::new(seal.expose()),
-            commit: hmac_sha256(l, &[labels::LEAF_COMMIT, &[0], &kid]),
+            commit: CommitKey::new(&hmac_sha256(l, &[labels::LEAF_COMMIT, &[0], &kid]))?,
             seal_only_ikm: hmac_sha256(l, &[labels::LEAF_SEAL_ONLY, &[0], &kid]),
             mac: hmac_sha256(l, &[labels::LEAF_MAC, &[0], &kid]),
         })

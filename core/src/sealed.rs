@@ -184,21 +184,44 @@ pub(crate) fn context_hash(context: &[u8]) -> [u8; 32] {
     Sha256::digest(context).into()
 }
 
-/// `HMAC-SHA-256(commit key, "dkm1/commit" ‖ header ‖ SHA-256(context))`.
-pub(crate) fn commitment(commit_key: &Secret32, header: &[u8], ctx_hash: &[u8; 32]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(commit_key.expose()) {
+/// A commit key, kept as an HMAC-SHA-256 state already keyed (and already fed the
+/// `"dkm1/commit"` label), so each commitment costs no key setup. Zeroized on drop.
+#[derive(Clone)]
+pub(crate) struct CommitKey(Hmac<Sha256>);
+
+// The keyed HMAC state is key-equivalent: it must clear itself. `Hmac` has no `Drop` of its
+// own; its key-derived state is two SHA-256 cores, and those zeroize on drop (sha2's `zeroize`
+// feature). This fails to compile if that ever stops being true.
+const _: fn() = || {
+    fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    zeroize_on_drop::<<Sha256 as hmac::digest::block_api::CoreProxy>::Core>();
+};
+
+impl CommitKey {
+    pub(crate) fn new(key: &Secret32) -> Result<Self> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
+            .map_err(|_| Error::new(ErrorKind::Internal, "HMAC key setup failed"))?;
         mac.update(labels::COMMIT);
+        Ok(CommitKey(mac))
+    }
+
+    /// `HMAC-SHA-256(commit key, "dkm1/commit" ‖ header ‖ SHA-256(context))`.
+    pub(crate) fn commitment(&self, header: &[u8], ctx_hash: &[u8; 32]) -> [u8; 32] {
+        let mut mac = self.0.clone();
         mac.update(header);
         mac.update(ctx_hash);
+        let mut out = [0u8; 32];
         mac.finalize_into((&mut out).into());
+        out
     }
-    out
 }
 
 /// `version ‖ suite ‖ key id ‖ [enc]`: the header up to the nonce.
-fn header_prefix(suite: Suite, id: &KeyId, enc: Option<&[u8]>) -> Vec<u8> {
-    let mut h = Vec::with_capacity(MAX_HEADER_LEN);
+/// The buffer has room for the whole sealed secret of a `plaintext_len`-byte plaintext.
+fn header_prefix(suite: Suite, id: &KeyId, enc: Option<&[u8]>, plaintext_len: usize) -> Vec<u8> {
+    let mut h = Vec::with_capacity(
+        (MAX_HEADER_LEN + COMMITMENT_LEN + TAG_LEN).saturating_add(plaintext_len),
+    );
     h.push(VERSION);
     h.push(suite as u8);
     h.extend_from_slice(&id.to_bytes());
@@ -222,7 +245,7 @@ fn check_plaintext_len(len: usize) -> Result<()> {
 fn seal_raw(
     mut out: Vec<u8>,
     xaes: &XaesKey,
-    commit_key: &Secret32,
+    commit_key: &CommitKey,
     plaintext: &[u8],
     context: &[u8],
     rng: &mut impl CryptoRng,
@@ -231,18 +254,15 @@ fn seal_raw(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     out.extend_from_slice(&nonce);
-    let header_len = out.len();
     let ctx_hash = context_hash(context);
-    let c = commitment(commit_key, &out, &ctx_hash);
-    out.reserve(COMMITMENT_LEN + plaintext.len() + TAG_LEN);
+    let mut aad_buf = [0u8; MAX_HEADER_LEN + 32];
+    let aad = aad_of(&mut aad_buf, &out, &ctx_hash)?;
+    let c = commit_key.commitment(&out, &ctx_hash);
     out.extend_from_slice(&c);
     let body_start = out.len();
     out.extend_from_slice(plaintext);
-    let (head, body) = out.split_at_mut(body_start);
-    let mut aad = Vec::with_capacity(header_len + 32);
-    aad.extend_from_slice(head.get(..header_len).unwrap_or_default());
-    aad.extend_from_slice(&ctx_hash);
-    match xaes.encrypt_in_place(&nonce, &aad, body) {
+    let body = out.get_mut(body_start..).unwrap_or_default();
+    match xaes.encrypt_in_place(&nonce, aad, body) {
         Ok(tag) => {
             out.extend_from_slice(&tag);
             Ok(out)
@@ -254,22 +274,38 @@ fn seal_raw(
     }
 }
 
+/// `header ‖ SHA-256(context)` in a stack buffer.
+fn aad_of<'b>(
+    buf: &'b mut [u8; MAX_HEADER_LEN + 32],
+    header: &[u8],
+    ctx_hash: &[u8; 32],
+) -> Result<&'b [u8]> {
+    let len = header.len() + 32;
+    let aad = buf.get_mut(..len).ok_or(Error::new(
+        ErrorKind::Internal,
+        "header longer than its maximum",
+    ))?;
+    let (h, c) = aad.split_at_mut(header.len());
+    h.copy_from_slice(header);
+    c.copy_from_slice(ctx_hash);
+    Ok(aad)
+}
+
 fn unseal_raw(
     sealed: &SealedSecret<'_>,
     xaes: &XaesKey,
-    commit_key: &Secret32,
+    commit_key: &CommitKey,
     context: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     let ctx_hash = context_hash(context);
     let header = sealed.header();
-    let expected = commitment(commit_key, header, &ctx_hash);
+    let expected = commit_key.commitment(header, &ctx_hash);
     if !bool::from(expected.ct_eq(&sealed.commitment)) {
         return Err(Error::tampered());
     }
-    let mut aad = Vec::with_capacity(header.len() + 32);
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(&ctx_hash);
-    xaes.decrypt(&sealed.nonce, &aad, sealed.body)
+    let mut aad_buf = [0u8; MAX_HEADER_LEN + 32];
+    let aad = aad_of(&mut aad_buf, header, &ctx_hash)?;
+    xaes.decrypt(&sealed.nonce, aad, sealed.body)
 }
 
 fn seal_info(id: &KeyId) -> Vec<u8> {
@@ -282,13 +318,14 @@ fn seal_info(id: &KeyId) -> Vec<u8> {
 /// The sealing and commit keys of a seal-only exchange, from the HPKE context's exporter.
 fn export_keys(
     export: impl Fn(&[u8], &mut [u8]) -> core::result::Result<(), hpke::HpkeError>,
-) -> Result<(XaesKey, Secret32)> {
+) -> Result<(XaesKey, CommitKey)> {
     const FAILED: Error = Error::new(ErrorKind::Internal, "HPKE export failed");
     let mut seal = Zeroizing::new([0u8; 32]);
     export(labels::EXPORT_SEAL_KEY, &mut *seal).map_err(|_| FAILED)?;
     let mut commit = [0u8; 32];
     export(labels::EXPORT_COMMIT_KEY, &mut commit).map_err(|_| FAILED)?;
-    Ok((XaesKey::new(&seal), Secret32::from_array(&mut commit)))
+    let commit = Secret32::from_array(&mut commit);
+    Ok((XaesKey::new(&seal), CommitKey::new(&commit)?))
 }
 
 impl IntervalKeys {
@@ -300,7 +337,7 @@ impl IntervalKeys {
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>> {
         seal_raw(
-            header_prefix(Suite::Xaes256GcmCommit, &self.id(), None),
+            header_prefix(Suite::Xaes256GcmCommit, &self.id(), None, plaintext.len()),
             &self.xaes,
             &self.commit,
             plaintext,
@@ -398,6 +435,7 @@ impl SealOnlyKey {
                 Suite::HpkeX25519Xaes256GcmCommit,
                 &self.id(),
                 Some(&enc_bytes),
+                plaintext.len(),
             ),
             &xaes,
             &commit,

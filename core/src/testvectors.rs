@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::identity::{Identity, SigDomain};
 use crate::keys::{EpochKeys, IntervalKeys, KeyId, RingId};
 use crate::labels;
-use crate::sealed::{SealedSecret, armor, commitment, context_hash};
+use crate::sealed::{CommitKey, SealedSecret, armor, context_hash};
 use crate::secret::Secret32;
 use crate::tree::{Node, NodePos, NodeSet, Schedule, cover, hmac_sha256};
 
@@ -197,7 +197,9 @@ fn sealed_case(
         "plaintext": h(plaintext),
         "ciphertext": h(s.ciphertext_and_tag()),
     });
-    let c = commitment(&commit_key, s.header(), &ctx_hash);
+    let c = CommitKey::new(&commit_key)
+        .unwrap()
+        .commitment(s.header(), &ctx_hash);
     assert_eq!(&c, s.commitment());
     v["commitment"] = json!({
         "key": h(commit_key.expose()),
