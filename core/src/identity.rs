@@ -114,6 +114,17 @@ pub enum SigDomain {
 }
 
 impl SigDomain {
+    /// Every domain.
+    pub const ALL: [SigDomain; 7] = [
+        SigDomain::Governance,
+        SigDomain::KeyState,
+        SigDomain::Request,
+        SigDomain::Approval,
+        SigDomain::Grant,
+        SigDomain::Audit,
+        SigDomain::RingPublic,
+    ];
+
     /// The exact prefix signed before the canonical bytes.
     pub const fn prefix(self) -> &'static [u8] {
         match self {

@@ -25,7 +25,7 @@ use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::encoding::Reader;
 use crate::error::{Error, ErrorKind, Result};
@@ -261,17 +261,8 @@ fn seal_raw(
     out.extend_from_slice(&c);
     let body_start = out.len();
     out.extend_from_slice(plaintext);
-    let body = out.get_mut(body_start..).unwrap_or_default();
-    match xaes.encrypt_in_place(&nonce, aad, body) {
-        Ok(tag) => {
-            out.extend_from_slice(&tag);
-            Ok(out)
-        }
-        Err(e) => {
-            out.zeroize();
-            Err(e)
-        }
-    }
+    xaes.encrypt_tail(&nonce, aad, &mut out, body_start)?;
+    Ok(out)
 }
 
 /// `header ‖ SHA-256(context)` in a stack buffer.

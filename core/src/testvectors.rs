@@ -337,25 +337,17 @@ fn identities() -> Value {
         let x = Secret32::from_array(&mut xb);
         let e = random32(&mut r);
         let id = Identity::from_secrets(x.clone(), e.clone()).unwrap();
-        let sigs: Vec<Value> = [
-            SigDomain::Governance,
-            SigDomain::KeyState,
-            SigDomain::Request,
-            SigDomain::Approval,
-            SigDomain::Grant,
-            SigDomain::Audit,
-            SigDomain::RingPublic,
-        ]
-        .iter()
-        .map(|d| {
-            let msg = format!("message for {d:?}");
-            json!({
-                "domain": h(d.prefix()),
-                "message": h(msg.as_bytes()),
-                "signature": h(&id.sign(*d, msg.as_bytes())),
+        let sigs: Vec<Value> = SigDomain::ALL
+            .iter()
+            .map(|d| {
+                let msg = format!("message for {d:?}");
+                json!({
+                    "domain": h(d.prefix()),
+                    "message": h(msg.as_bytes()),
+                    "signature": h(&id.sign(*d, msg.as_bytes())),
+                })
             })
-        })
-        .collect();
+            .collect();
         list.push(json!({
             "x25519_secret": h(x.expose()),
             "ed25519_seed": h(e.expose()),

@@ -112,10 +112,30 @@ impl XaesKey {
     ) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN));
         out.extend_from_slice(plaintext);
-        match self.encrypt_in_place(nonce, aad, &mut out) {
+        self.encrypt_tail(nonce, aad, &mut out, 0)?;
+        Ok(out)
+    }
+
+    /// Encrypts `out[start..]` in place and appends the tag. On failure the whole buffer,
+    /// which holds plaintext, is zeroized and emptied.
+    pub(crate) fn encrypt_tail(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        out: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<()> {
+        let res = match out.get_mut(start..) {
+            Some(body) => self.encrypt_in_place(nonce, aad, body),
+            None => Err(Error::new(
+                crate::ErrorKind::Internal,
+                "body start past the buffer",
+            )),
+        };
+        match res {
             Ok(tag) => {
                 out.extend_from_slice(&tag);
-                Ok(out)
+                Ok(())
             }
             Err(e) => {
                 out.zeroize();

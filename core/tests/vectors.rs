@@ -252,15 +252,7 @@ fn identity_vectors() {
         let public = PublicIdentity::from_text(i["public_text"].as_str().unwrap()).unwrap();
         let back = Identity::from_secret_text(i["secret_text"].as_str().unwrap()).unwrap();
         assert_eq!(back.public(), &public);
-        let domains = [
-            SigDomain::Governance,
-            SigDomain::KeyState,
-            SigDomain::Request,
-            SigDomain::Approval,
-            SigDomain::Grant,
-            SigDomain::Audit,
-            SigDomain::RingPublic,
-        ];
+        let domains = SigDomain::ALL;
         for s in i["signatures"].as_array().unwrap() {
             let d = *domains
                 .iter()
