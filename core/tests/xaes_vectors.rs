@@ -96,7 +96,6 @@ fn accumulated_10000() {
 }
 
 #[test]
-#[ignore = "slow in debug builds: cargo test --release -p dkm-core --test xaes_vectors -- --ignored"]
 fn accumulated_1000000() {
     let doc = load();
     assert_eq!(
