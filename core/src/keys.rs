@@ -1,8 +1,9 @@
 //! Keys derived from a leaf, key ids, and an epoch's key material with a leaf cache.
 //!
 //! From the leaf of interval `i` of epoch `e` of ring `r`, with `key id = r ‖ e ‖ i`:
-//! the sealing key (XAES-256-GCM), the commit key, the seal-only X25519 key pair and a MAC key,
-//! each `HMAC-SHA-256(leaf, label ‖ 0x00 ‖ key id)` under its own label ([`crate::labels`]).
+//! the sealing key (XAES-256-GCM), the commit key and the seal-only X25519 key pair, each from
+//! `HMAC-SHA-256(leaf, label ‖ 0x00 ‖ key id)` under its own label ([`crate::labels`]). The
+//! label of a MAC key is reserved the same way for the ring layer.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -101,7 +102,6 @@ pub struct IntervalKeys {
     pub(crate) xaes: XaesKey,
     pub(crate) commit: CommitKey,
     seal_only_ikm: Secret32,
-    mac: Secret32,
 }
 
 impl fmt::Debug for IntervalKeys {
@@ -130,7 +130,6 @@ impl IntervalKeys {
             xaes: XaesKey::new(seal.expose()),
             commit: CommitKey::new(&hmac_sha256(l, &[labels::LEAF_COMMIT, &[0], &kid]))?,
             seal_only_ikm: hmac_sha256(l, &[labels::LEAF_SEAL_ONLY, &[0], &kid]),
-            mac: hmac_sha256(l, &[labels::LEAF_MAC, &[0], &kid]),
         })
     }
 
@@ -139,10 +138,6 @@ impl IntervalKeys {
         self.id
     }
 
-    /// The MAC key of this interval (for ring-level MACs).
-    pub fn mac_key(&self) -> &Secret32 {
-        &self.mac
-    }
 
     pub(crate) fn seal_only_secret(&self) -> <X25519HkdfSha256 as Kem>::PrivateKey {
         X25519HkdfSha256::derive_keypair(self.seal_only_ikm.expose()).0
