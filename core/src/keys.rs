@@ -138,7 +138,6 @@ impl IntervalKeys {
         self.id
     }
 
-
     pub(crate) fn seal_only_secret(&self) -> <X25519HkdfSha256 as Kem>::PrivateKey {
         X25519HkdfSha256::derive_keypair(self.seal_only_ikm.expose()).0
     }
