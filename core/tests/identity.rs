@@ -90,18 +90,20 @@ fn signatures_are_domain_separated_and_strict() {
     let msg = b"canonical bytes";
     let sig = a.sign(SigDomain::Governance, msg);
     a.public().verify(SigDomain::Governance, msg, &sig).unwrap();
-    for d in [
-        SigDomain::KeyState,
-        SigDomain::Request,
-        SigDomain::Approval,
-        SigDomain::Grant,
-        SigDomain::Audit,
-        SigDomain::RingPublic,
-    ] {
+    // Every other domain refuses it, and no domain's prefix is a prefix of another's.
+    for d in SigDomain::ALL
+        .into_iter()
+        .filter(|d| *d != SigDomain::Governance)
+    {
         assert_eq!(
             a.public().verify(d, msg, &sig).unwrap_err().kind(),
             ErrorKind::Tampered
         );
+    }
+    for x in SigDomain::ALL {
+        for y in SigDomain::ALL {
+            assert!(x == y || !y.prefix().starts_with(x.prefix()), "{x:?} {y:?}");
+        }
     }
     assert_eq!(
         b.public()
