@@ -11,11 +11,11 @@ use core::fmt;
 #[repr(u32)]
 pub enum ErrorKind {
     /// Bytes or text that do not follow the documented format (truncated, trailing bytes,
-    /// non-canonical encoding, wrong length, a value out of its documented range).
+    /// non-canonical encoding, wrong length, a key that is not a valid point).
     Malformed = 1,
     /// A format version or algorithm suite this build does not know.
     Unsupported = 2,
-    /// A length past a documented limit (plaintext, context, armor, node set).
+    /// A length past a documented limit (plaintext, sealed secret, armor, node set).
     TooLarge = 3,
     /// A printed identity or secret whose checksum does not match: most likely a typo or a
     /// truncated copy.

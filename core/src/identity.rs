@@ -70,11 +70,13 @@ pub fn check_x25519_public(u: &[u8; 32]) -> Result<()> {
     let hi = u128::from_le_bytes(hi.try_into().unwrap_or([0xff; 16]));
     if hi > P_HI || (hi == P_HI && lo >= P_LO) {
         return Err(Error::malformed(
-            "X25519 public key is not canonical (top bit set or not below 2^255 - 19)",
+            "X25519 public key is not canonical (top bit set or not below 2^255 - 19): use the key exactly as dkm printed it",
         ));
     }
     if LOW_ORDER.contains(u) {
-        return Err(Error::malformed("X25519 public key has low order"));
+        return Err(Error::malformed(
+            "X25519 public key has low order: it is not a real identity key; ask its owner for the key dkm printed",
+        ));
     }
     Ok(())
 }
@@ -198,15 +200,20 @@ impl PublicIdentity {
     /// one identity, one encoding, one id.
     pub fn from_keys(x25519: [u8; 32], ed25519: [u8; 32]) -> Result<Self> {
         check_x25519_public(&x25519)?;
-        let vk = VerifyingKey::from_bytes(&ed25519)
-            .map_err(|_| Error::malformed("invalid Ed25519 public key"))?;
+        let vk = VerifyingKey::from_bytes(&ed25519).map_err(|_| {
+            Error::malformed(
+                "Ed25519 public key is not a curve point: use the key exactly as dkm printed it",
+            )
+        })?;
         if vk.to_edwards().compress().to_bytes() != ed25519 {
             return Err(Error::malformed(
-                "Ed25519 public key is not canonically encoded",
+                "Ed25519 public key is not canonically encoded: use the key exactly as dkm printed it",
             ));
         }
         if vk.is_weak() {
-            return Err(Error::malformed("Ed25519 public key has small order"));
+            return Err(Error::malformed(
+                "Ed25519 public key has small order: it is not a real identity key; ask its owner for the key dkm printed",
+            ));
         }
         let id_hash = Sha256::new()
             .chain_update(labels::IDENTITY_ID)
@@ -304,8 +311,9 @@ impl PublicIdentity {
 
     /// The X25519 key as the HPKE crate's type.
     pub fn hpke_public(&self) -> Result<<X25519HkdfSha256 as Kem>::PublicKey> {
-        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&self.x25519)
-            .map_err(|_| Error::malformed("invalid X25519 public key"))
+        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&self.x25519).map_err(|_| {
+            Error::malformed("X25519 public key has the wrong length: it must be 32 bytes")
+        })
     }
 }
 
@@ -353,8 +361,10 @@ impl Identity {
                 "X25519 secret key is not clamped: not a key dkm generated",
             ));
         }
-        let sk = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(x25519.expose())
-            .map_err(|_| Error::malformed("invalid X25519 secret key"))?;
+        let sk =
+            <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(x25519.expose()).map_err(|_| {
+                Error::malformed("X25519 secret key has the wrong length: it must be 32 bytes")
+            })?;
         let pk = X25519HkdfSha256::sk_to_pk(&sk);
         let mut xp = [0u8; 32];
         xp.copy_from_slice(&pk.to_bytes());
@@ -387,8 +397,9 @@ impl Identity {
 
     /// The X25519 secret as the HPKE crate's type (to unwrap keys wrapped to this identity).
     pub fn hpke_secret(&self) -> Result<<X25519HkdfSha256 as Kem>::PrivateKey> {
-        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(self.x25519.expose())
-            .map_err(|_| Error::malformed("invalid X25519 secret key"))
+        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(self.x25519.expose()).map_err(|_| {
+            Error::malformed("X25519 secret key has the wrong length: it must be 32 bytes")
+        })
     }
 
     /// The secret form: `dkmsec1` and base64url (constant-time encoder) of both secrets and a

@@ -1,9 +1,9 @@
 //! Keys derived from a leaf, key ids, and an epoch's key material with a leaf cache.
 //!
 //! From the leaf of interval `i` of epoch `e` of ring `r`, with `key id = r ‖ e ‖ i`:
-//! the sealing key (XAES-256-GCM), the commit key and the seal-only X25519 key pair, each from
-//! `HMAC-SHA-256(leaf, label ‖ 0x00 ‖ key id)` under its own label ([`crate::labels`]). The
-//! label of a MAC key is reserved the same way for the ring layer.
+//! the sealing key (XAES-256-GCM), the commit key, the seal-only X25519 key pair and a MAC
+//! key, each from `HMAC-SHA-256(leaf, label ‖ 0x00 ‖ key id)` under its own label
+//! ([`crate::labels`]).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -95,13 +95,15 @@ impl KeyId {
     }
 }
 
-/// The keys of one interval: sealing key, commit key and the seed of the seal-only key pair.
+/// The keys of one interval: sealing key, commit key, the seed of the seal-only key pair and
+/// a MAC key.
 /// Zeroized on drop, never printed.
 pub struct IntervalKeys {
     id: KeyId,
     pub(crate) xaes: XaesKey,
     pub(crate) commit: CommitKey,
     seal_only_ikm: Secret32,
+    mac: Secret32,
 }
 
 impl fmt::Debug for IntervalKeys {
@@ -130,12 +132,19 @@ impl IntervalKeys {
             xaes: XaesKey::new(seal.expose()),
             commit: CommitKey::new(&hmac_sha256(l, &[labels::LEAF_COMMIT, &[0], &kid]))?,
             seal_only_ikm: hmac_sha256(l, &[labels::LEAF_SEAL_ONLY, &[0], &kid]),
+            mac: hmac_sha256(l, &[labels::LEAF_MAC, &[0], &kid]),
         })
     }
 
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.id
+    }
+
+    /// This interval's MAC key (HMAC-SHA-256 key for the ring layer's MACs; no v1 format
+    /// uses it yet). Handle with care: it is secret.
+    pub fn mac_key(&self) -> &Secret32 {
+        &self.mac
     }
 
     pub(crate) fn seal_only_secret(&self) -> <X25519HkdfSha256 as Kem>::PrivateKey {
@@ -184,8 +193,9 @@ impl SealOnlyKey {
     }
 
     pub(crate) fn hpke_public(&self) -> Result<<X25519HkdfSha256 as Kem>::PublicKey> {
-        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&self.public)
-            .map_err(|_| Error::malformed("invalid X25519 public key"))
+        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&self.public).map_err(|_| {
+            Error::malformed("X25519 public key has the wrong length: it must be 32 bytes")
+        })
     }
 
     /// `key id (22) ‖ X25519 public key (32)`.

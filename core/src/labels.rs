@@ -15,7 +15,7 @@ pub const LEAF_COMMIT: &[u8] = b"dkm1/leaf/commit";
 /// Leaf → seal-only key pair input: `ikm = HMAC-SHA-256(leaf, LEAF_SEAL_ONLY ‖ 0x00 ‖ key id)`,
 /// then RFC 9180 `DeriveKeyPair(ikm)` of DHKEM(X25519, HKDF-SHA256).
 pub const LEAF_SEAL_ONLY: &[u8] = b"dkm1/leaf/seal-only";
-/// Leaf → MAC key (reserved: derived by the ring layer when it needs one): `HMAC-SHA-256(leaf, LEAF_MAC ‖ 0x00 ‖ key id)`.
+/// Leaf → MAC key (for ring-level MACs; no v1 format uses it yet): `HMAC-SHA-256(leaf, LEAF_MAC ‖ 0x00 ‖ key id)`.
 pub const LEAF_MAC: &[u8] = b"dkm1/leaf/mac";
 
 /// Commitment: `HMAC-SHA-256(commit key, COMMIT ‖ header ‖ SHA-256(context))`.

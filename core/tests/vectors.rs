@@ -143,6 +143,9 @@ fn replay_sealed(file: &str) {
         let x = &case["xaes_256_gcm"];
         let c = &case["commitment"];
         if case.get("hpke").is_none() {
+            let mac = hmac(&leaf, &[b"dkm1/leaf/mac", &[0], &kid]);
+            assert_eq!(mac, b(&case["mac_key"]));
+            assert_eq!(&keys.mac_key().expose()[..], &mac[..]);
             assert_eq!(hmac(&leaf, &[b"dkm1/leaf/seal", &[0], &kid]), b(&x["key"]));
             assert_eq!(
                 hmac(&leaf, &[b"dkm1/leaf/commit", &[0], &kid]),
