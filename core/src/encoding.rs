@@ -65,6 +65,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Writes `bytes` as lower-case hex (how ids are printed).
+pub(crate) fn write_hex(f: &mut core::fmt::Formatter<'_>, bytes: &[u8]) -> core::fmt::Result {
+    for b in bytes {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
 const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// RFC 4648 base32 with a lower-case alphabet and no padding.

@@ -127,6 +127,14 @@ impl SigDomain {
         SigDomain::RingPublic,
     ];
 
+    /// What is signed: `prefix ‖ message`.
+    fn signed_message(self, message: &[u8]) -> Vec<u8> {
+        let mut signed = Vec::with_capacity(self.prefix().len() + message.len());
+        signed.extend_from_slice(self.prefix());
+        signed.extend_from_slice(message);
+        signed
+    }
+
     /// The exact prefix signed before the canonical bytes.
     pub const fn prefix(self) -> &'static [u8] {
         match self {
@@ -147,10 +155,7 @@ pub struct IdentityId(pub [u8; ID_LEN]);
 
 impl fmt::Display for IdentityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        crate::encoding::write_hex(f, &self.0)
     }
 }
 
@@ -301,11 +306,8 @@ impl PublicIdentity {
     /// failure is [`ErrorKind::Tampered`].
     pub fn verify(&self, domain: SigDomain, message: &[u8], signature: &[u8]) -> Result<()> {
         let sig = Signature::from_slice(signature).map_err(|_| Error::tampered())?;
-        let mut signed = Vec::with_capacity(domain.prefix().len() + message.len());
-        signed.extend_from_slice(domain.prefix());
-        signed.extend_from_slice(message);
         self.ed25519
-            .verify_strict(&signed, &sig)
+            .verify_strict(&domain.signed_message(message), &sig)
             .map_err(|_| Error::tampered())
     }
 
@@ -389,10 +391,9 @@ impl Identity {
 
     /// Signs `domain ‖ message`.
     pub fn sign(&self, domain: SigDomain, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        let mut signed = Vec::with_capacity(domain.prefix().len() + message.len());
-        signed.extend_from_slice(domain.prefix());
-        signed.extend_from_slice(message);
-        self.ed25519.sign(&signed).to_bytes()
+        self.ed25519
+            .sign(&domain.signed_message(message))
+            .to_bytes()
     }
 
     /// The X25519 secret as the HPKE crate's type (to unwrap keys wrapped to this identity).
@@ -429,18 +430,15 @@ impl Identity {
             .ok_or(Error::malformed(
                 "a secret identity starts with \"dkmsec1\"",
             ))?;
+        const DAMAGED: Error = Error::malformed(
+            "a secret identity is \"dkmsec1\" and 91 base64url characters: the text is damaged",
+        );
         let mut payload = Zeroizing::new([0u8; KEYS_LEN + CHECKSUM_LEN]);
         let n = Base64UrlUnpadded::decode(body, &mut *payload)
-            .map_err(|_| {
-                Error::malformed(
-                    "a secret identity is \"dkmsec1\" and 91 base64url characters: the text is damaged",
-                )
-            })?
+            .map_err(|_| DAMAGED)?
             .len();
         if n != KEYS_LEN + CHECKSUM_LEN {
-            return Err(Error::malformed(
-                "a secret identity is \"dkmsec1\" and 91 base64url characters: the text is damaged",
-            ));
+            return Err(DAMAGED);
         }
         let (keys, sum) = payload.split_at(KEYS_LEN);
         let expected = checksum(labels::SECRET_CHECKSUM, keys);

@@ -47,10 +47,7 @@ impl fmt::Debug for RingId {
 
 impl fmt::Display for RingId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        crate::encoding::write_hex(f, &self.0)
     }
 }
 
