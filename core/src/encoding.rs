@@ -3,7 +3,51 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Appends big-endian integers and length-prefixed fields to a buffer.
+pub(crate) trait Writer {
+    fn put_u8(&mut self, v: u8);
+    fn put_u16(&mut self, v: u16);
+    fn put_u32(&mut self, v: u32);
+    fn put_u64(&mut self, v: u64);
+    fn put(&mut self, bytes: &[u8]);
+    /// A `u8` length and the bytes (callers keep them under 256 bytes).
+    fn put_bytes8(&mut self, bytes: &[u8]);
+    /// A `u32` length and the bytes.
+    fn put_bytes32(&mut self, bytes: &[u8]);
+    /// A `u16` count (callers keep lists under 65,536 elements).
+    fn put_count16(&mut self, n: usize);
+}
+
+impl Writer for Vec<u8> {
+    fn put_u8(&mut self, v: u8) {
+        self.push(v);
+    }
+    fn put_u16(&mut self, v: u16) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    fn put_u32(&mut self, v: u32) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    fn put_u64(&mut self, v: u64) {
+        self.extend_from_slice(&v.to_be_bytes());
+    }
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn put_bytes8(&mut self, bytes: &[u8]) {
+        self.push(u8::try_from(bytes.len()).unwrap_or(u8::MAX));
+        self.extend_from_slice(bytes);
+    }
+    fn put_bytes32(&mut self, bytes: &[u8]) {
+        self.put_u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+        self.extend_from_slice(bytes);
+    }
+    fn put_count16(&mut self, n: usize) {
+        self.put_u16(u16::try_from(n).unwrap_or(u16::MAX));
+    }
+}
 
 /// A cursor over untrusted bytes: every read is bounds-checked and a parse must end with
 /// [`Reader::finish`], which refuses trailing bytes.
@@ -42,6 +86,49 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(self.array::<4>()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array::<8>()?))
+    }
+
+    /// A flag byte: 0 or 1, nothing else.
+    pub(crate) fn flag(&mut self) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(Error::malformed("a flag byte must be 0 or 1")),
+        }
+    }
+
+    /// A `u16` element count, refused above `max` before anything is allocated.
+    pub(crate) fn count16(&mut self, max: usize) -> Result<usize> {
+        let n = usize::from(self.u16()?);
+        if n > max {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "a list is longer than its documented limit",
+            ));
+        }
+        Ok(n)
+    }
+
+    /// A `u8` length and that many bytes.
+    pub(crate) fn bytes8(&mut self) -> Result<&'a [u8]> {
+        let n = usize::from(self.u8()?);
+        self.bytes(n)
+    }
+
+    /// A `u32` length (refused above `max`) and that many bytes.
+    pub(crate) fn bytes32(&mut self, max: usize) -> Result<&'a [u8]> {
+        let n = usize::try_from(self.u32()?).unwrap_or(usize::MAX);
+        if n > max {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "a length field is past its documented limit",
+            ));
+        }
+        self.bytes(n)
     }
 
     /// All remaining bytes.

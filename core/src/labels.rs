@@ -35,6 +35,23 @@ pub const PUBLIC_CHECKSUM: &[u8] = b"dkm1/public-checksum\0";
 /// Secret identity checksum: `SHA-256(SECRET_CHECKSUM ‖ payload)[..4]`.
 pub const SECRET_CHECKSUM: &[u8] = b"dkm1/secret-checksum\0";
 
+/// Hash of a signed governance record: `SHA-256(GOVERNANCE_HASH ‖ record)`.
+pub const GOVERNANCE_HASH: &[u8] = b"dkm1/governance-hash\0";
+/// Hash of the content of a governance record (what a change request proposes):
+/// `SHA-256(GOVERNANCE_CONTENT ‖ content)`.
+pub const GOVERNANCE_CONTENT: &[u8] = b"dkm1/governance-content\0";
+/// Hash of a signed key-state record: `SHA-256(KEY_STATE_HASH ‖ record)`.
+pub const KEY_STATE_HASH: &[u8] = b"dkm1/key-state-hash\0";
+/// HPKE `info` prefix of a KEK wrap: `KEK_INFO ‖ ring id ‖ KEK generation ‖ recipient id`.
+pub const KEK_INFO: &[u8] = b"dkm1/kek";
+/// KEK check value: `HMAC-SHA-256(KEK, KEK_CHECK ‖ ring id ‖ KEK generation)`.
+pub const KEK_CHECK: &[u8] = b"dkm1/kek-check\0";
+/// Key that seals epoch nodes: `HMAC-SHA-256(KEK, ROOT_KEY ‖ ring id ‖ KEK generation)`.
+pub const ROOT_KEY: &[u8] = b"dkm1/kek/root-key\0";
+/// AAD prefix of an epoch's sealed nodes:
+/// `ROOT_AAD ‖ ring id ‖ epoch ‖ KEK generation ‖ node count ‖ node positions`.
+pub const ROOT_AAD: &[u8] = b"dkm1/root\0";
+
 /// Text armor of a sealed secret.
 pub const ARMOR_PREFIX: &str = "dkm1:";
 /// Printable public identity.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod identity;
 pub mod keys;
 pub mod labels;
+pub mod ring;
 #[cfg(feature = "std")]
 pub mod rng;
 pub mod sealed;
@@ -24,6 +25,10 @@ pub mod xaes;
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 pub use keys::{EpochKeys, IntervalKeys, KeyId, RingId, SealOnlyKey};
+pub use ring::{
+    Event, KeyHolder, KeyListing, Maintenance, NoApprovals, Pin, Policy, QuorumCheck, QuorumQuery,
+    Ring, RingPublic, Role,
+};
 pub use sealed::{SealedSecret, Suite, armor, dearmor, decode_any};
 pub use secret::Secret32;
 pub use tree::{Node, NodePos, NodeSet, Schedule, cover};

@@ -26,6 +26,11 @@ impl Secret32 {
         Secret32(b)
     }
 
+    /// A second copy (zeroized on drop like the first).
+    pub(crate) fn duplicate(&self) -> Self {
+        Secret32::fill_with(|b| b.copy_from_slice(self.expose()))
+    }
+
     /// The secret bytes. Handle with care: do not copy them into unzeroized memory.
     pub fn expose(&self) -> &[u8; 32] {
         &self.0

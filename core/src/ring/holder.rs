@@ -1,0 +1,737 @@
+//! A key holder's session: the ring, the unwrapped KEK and the epochs' keys. Seals, unseals,
+//! and runs `maintain` / `roll_epoch`, which write the next key state.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::keystate::{kek_check, open_nodes, seal_nodes, unwrap_kek, wrap_kek};
+use super::{
+    Anchor, ApproverSince, Change, EpochRecord, EpochState, Event, GovRef, KeyState, QuorumCheck,
+    QuorumQuery, Ring, Role, RollReason,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::{Identity, IdentityId, PublicIdentity};
+use crate::keys::{EpochKeys, IntervalKeys, SealOnlyKey};
+use crate::ring::keystate::MAX_PUBLISHED;
+use crate::sealed::{SealedSecret, decode_any};
+use crate::secret::Secret32;
+use crate::tree::{NodeSet, Schedule};
+
+/// What `maintain` or `roll_epoch` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Maintenance {
+    /// A new key state was written into the ring: store [`Ring::to_bytes`] with a
+    /// compare-and-swap (on a lost race, reload and call again).
+    pub written: bool,
+    /// What happened, for the audit chain.
+    pub events: Vec<Event>,
+}
+
+/// A key holder's open ring.
+pub struct KeyHolder {
+    ring: Ring,
+    holder: PublicIdentity,
+    kek: Option<Secret32>,
+    epochs: BTreeMap<u32, EpochKeys>,
+}
+
+impl fmt::Debug for KeyHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let KeyHolder {
+            ring,
+            holder,
+            kek: _,
+            epochs,
+        } = self;
+        f.debug_struct("KeyHolder")
+            .field("ring", &ring.id())
+            .field("holder", &holder.id())
+            .field("kek", &"<redacted>")
+            .field("open_epochs", &epochs.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+const PENDING: Error = Error::new(
+    ErrorKind::Stale,
+    "the ring has governance changes no key holder has carried out yet: run maintain first",
+);
+const STALE: Error = Error::new(
+    ErrorKind::Stale,
+    "the ring is past its freshness deadline: a key holder must run maintain",
+);
+
+impl KeyHolder {
+    /// Opens `ring` as the key holder `identity`: unwraps the KEK and checks it. A ring with
+    /// no key state yet opens for a `service` member of its newest governance, whose first
+    /// `maintain` creates the keys.
+    pub fn open(ring: Ring, identity: &Identity) -> Result<KeyHolder> {
+        let me = identity.public();
+        let kek = match ring.key_state() {
+            Some(sks) => {
+                let ks = sks.key_state();
+                let wrap = ks.wraps.iter().find(|w| w.recipient == me.id());
+                let holder = ring.applied_governance().role_of(me) == Some(Role::Service);
+                let (Some(wrap), true) = (wrap, holder) else {
+                    return Err(Error::new(
+                        ErrorKind::NotAMember,
+                        "this identity is not a key holder of the ring (or not yet: a key holder must run maintain)",
+                    ));
+                };
+                Some(unwrap_kek(
+                    wrap,
+                    identity,
+                    ks.ring,
+                    ks.kek_generation,
+                    &ks.kek_check,
+                )?)
+            }
+            None => {
+                if ring.governance().role_of(me) != Some(Role::Service) {
+                    return Err(Error::new(
+                        ErrorKind::NotAMember,
+                        "this identity is not a key holder of the ring",
+                    ));
+                }
+                None
+            }
+        };
+        Ok(KeyHolder {
+            holder: me.clone(),
+            ring,
+            kek,
+            epochs: BTreeMap::new(),
+        })
+    }
+
+    /// The ring (to store after `maintain`, or to list keys).
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The key holder.
+    pub fn holder(&self) -> &PublicIdentity {
+        &self.holder
+    }
+
+    /// Gives the ring back.
+    pub fn into_ring(self) -> Ring {
+        self.ring
+    }
+
+    /// Whether a `seal` at `now` would need `maintain` first (pending, stale, or no key
+    /// covers the time).
+    pub fn needs_maintain(&self, now: u64) -> bool {
+        self.seal_target(now).is_err()
+    }
+
+    fn key_state(&self) -> Result<&KeyState> {
+        self.ring
+            .key_state()
+            .map(|s| s.key_state())
+            .ok_or(Error::new(
+                ErrorKind::Stale,
+                "the ring has no keys yet: its first key holder must run maintain",
+            ))
+    }
+
+    fn seal_target(&self, now: u64) -> Result<(u32, u16)> {
+        let ks = self.key_state()?;
+        if self.ring.is_pending() {
+            return Err(PENDING);
+        }
+        if now > ks.fresh_until {
+            return Err(STALE);
+        }
+        let t = now.max(ks.write_time);
+        let e = ks.current().ok_or(STALE)?;
+        let i = e.schedule()?.interval_at(t).map_err(|_| {
+            Error::new(
+                ErrorKind::Stale,
+                "the current epoch does not cover this time: a key holder must run maintain",
+            )
+        })?;
+        Ok((e.epoch, i))
+    }
+
+    fn epoch_keys(&mut self, epoch: u32) -> Result<&mut EpochKeys> {
+        let ks = self.key_state()?;
+        let rec = ks.epoch(epoch).ok_or(Error::new(
+            ErrorKind::UnknownKey,
+            "the ring has no such epoch",
+        ))?;
+        match rec.state {
+            EpochState::Live => {}
+            EpochState::Revoked => {
+                return Err(Error::new(
+                    ErrorKind::KeyRevoked,
+                    "the key's epoch was revoked",
+                ));
+            }
+            EpochState::Destroyed => {
+                return Err(Error::new(
+                    ErrorKind::KeyDestroyed,
+                    "the key's epoch was shredded",
+                ));
+            }
+        }
+        if !self.epochs.contains_key(&epoch) {
+            let kek = self.kek.as_ref().ok_or(Error::new(
+                ErrorKind::Internal,
+                "a key state without an unwrapped KEK",
+            ))?;
+            let nodes = open_nodes(kek, ks.ring, ks.kek_generation, rec)?;
+            let keys = EpochKeys::new(ks.ring, epoch, rec.schedule()?, nodes);
+            self.epochs.insert(epoch, keys);
+        }
+        self.epochs
+            .get_mut(&epoch)
+            .ok_or(Error::new(ErrorKind::Internal, "epoch cache lost an entry"))
+    }
+
+    fn interval_keys(&mut self, epoch: u32, interval: u16) -> Result<Arc<IntervalKeys>> {
+        let keys = self.epoch_keys(epoch)?;
+        if !keys.nodes().can_derive(interval) {
+            return Err(Error::new(
+                ErrorKind::KeyDestroyed,
+                "the key's interval was shredded",
+            ));
+        }
+        keys.interval_keys(interval)
+    }
+
+    /// Seals `plaintext` under the key of the interval holding `max(now, write time)`,
+    /// binding `context`. A pending or stale ring is refused with [`ErrorKind::Stale`]: run
+    /// [`KeyHolder::maintain`] (and store the result) first.
+    pub fn seal(
+        &mut self,
+        now: u64,
+        plaintext: &[u8],
+        context: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>> {
+        let (epoch, interval) = self.seal_target(now)?;
+        self.interval_keys(epoch, interval)?
+            .seal(plaintext, context, rng)
+    }
+
+    fn open_sealed<'s>(
+        &mut self,
+        sealed: &'s [u8],
+    ) -> Result<(Arc<IntervalKeys>, alloc::borrow::Cow<'s, [u8]>)> {
+        let bytes = decode_any(sealed)?;
+        let id = SealedSecret::parse(&bytes)?.key_id();
+        if id.ring != self.ring.id() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "the secret was sealed for another ring",
+            ));
+        }
+        let keys = self.interval_keys(id.epoch, id.interval)?;
+        Ok((keys, bytes))
+    }
+
+    /// Opens a secret a key holder sealed (binary or armored), under any interval of an epoch
+    /// that is neither revoked ([`ErrorKind::KeyRevoked`]) nor shredded
+    /// ([`ErrorKind::KeyDestroyed`]). Never needs freshness. A seal-only secret is refused
+    /// with [`ErrorKind::InvalidInput`]: open it with [`KeyHolder::unseal_seal_only`].
+    pub fn unseal(&mut self, sealed: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let (keys, bytes) = self.open_sealed(sealed)?;
+        keys.unseal(&SealedSecret::parse(&bytes)?, context)
+    }
+
+    /// Opens a secret sealed by a seal-only party ([`super::RingPublic::seal`]). Its origin
+    /// is not authenticated: anyone with the ring's public part could have sealed it.
+    pub fn unseal_seal_only(
+        &mut self,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let (keys, bytes) = self.open_sealed(sealed)?;
+        keys.unseal_seal_only(&SealedSecret::parse(&bytes)?, context)
+    }
+
+    /// Carries out governance changes (wrapping the KEK to added key holders, rolling the
+    /// KEK and the epoch for removed ones, revocations and shredding), rolls the epoch when
+    /// its leaves run out, publishes upcoming seal-only keys and renews freshness. Every
+    /// decision is a function of (ring, `now`, the quorum checks); fresh randomness only
+    /// makes the new roots, KEKs, nonces and HPKE encapsulations. A change that needs a quorum
+    /// and does not pass `quorum` is refused (left out, and reported as
+    /// [`Event::GovernanceRefused`]). `anchors` are the audit and request-log heads to record.
+    pub fn maintain(
+        &mut self,
+        identity: &Identity,
+        now: u64,
+        rng: &mut impl CryptoRng,
+        quorum: &dyn QuorumCheck,
+        anchors: (Anchor, Anchor),
+    ) -> Result<Maintenance> {
+        self.maintain_inner(identity, now, rng, quorum, anchors, false)
+    }
+
+    /// `maintain`, and a new epoch with a fresh random root in any case.
+    pub fn roll_epoch(
+        &mut self,
+        identity: &Identity,
+        now: u64,
+        rng: &mut impl CryptoRng,
+        quorum: &dyn QuorumCheck,
+        anchors: (Anchor, Anchor),
+    ) -> Result<Maintenance> {
+        self.maintain_inner(identity, now, rng, quorum, anchors, true)
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn maintain_inner(
+        &mut self,
+        identity: &Identity,
+        now: u64,
+        rng: &mut impl CryptoRng,
+        quorum: &dyn QuorumCheck,
+        anchors: (Anchor, Anchor),
+        force_roll: bool,
+    ) -> Result<Maintenance> {
+        if identity.public() != &self.holder {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "maintain must be called with the identity this ring was opened with",
+            ));
+        }
+        let ring_id = self.ring.id();
+        let old: Option<KeyState> = self.ring.key_state().map(|s| s.key_state().clone());
+        let old_hash = self.ring.key_state().map(|s| s.hash());
+        let chain: Vec<_> = self.ring.history().collect();
+        let mut events = Vec::new();
+
+        // 1. Governance: walk the versions maintain has not looked at yet, each judged
+        //    against the governance in force.
+        let (mut applied_idx, first_unseen) = match &old {
+            Some(ks) => (
+                self.ring.chain_index(ks.applied)?,
+                self.ring.chain_index(ks.seen)?.saturating_add(1),
+            ),
+            None => {
+                events.push(Event::GovernanceApplied { version: 1 });
+                (0, 1)
+            }
+        };
+        let since: &[ApproverSince] = old
+            .as_ref()
+            .map(|k| k.approver_since.as_slice())
+            .unwrap_or_default();
+        for (i, cand) in chain.iter().enumerate().skip(first_unseen) {
+            let base = chain
+                .get(applied_idx)
+                .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?
+                .governance();
+            let c = cand.governance();
+            let verdict = if base.is_bootstrap() || !Change::between(base, c).needs_quorum() {
+                Ok(())
+            } else {
+                quorum.check(&QuorumQuery {
+                    base,
+                    candidate: c,
+                    content_hash: c.content_hash(),
+                    approver_since: since,
+                    now,
+                })
+            };
+            match verdict {
+                Ok(()) => {
+                    applied_idx = i;
+                    events.push(Event::GovernanceApplied { version: c.version });
+                }
+                Err(e) => events.push(Event::GovernanceRefused {
+                    version: c.version,
+                    kind: e.kind(),
+                }),
+            }
+        }
+        let applied_rec = chain
+            .get(applied_idx)
+            .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?;
+        let seen_rec = self.ring.latest();
+        let ag = applied_rec.governance();
+        if ag.role_of(&self.holder) != Some(Role::Service)
+            || seen_rec.governance().role_of(&self.holder) != Some(Role::Service)
+        {
+            return Err(Error::new(
+                ErrorKind::NotAMember,
+                "this identity is no longer a key holder of the ring",
+            ));
+        }
+        let applied = GovRef {
+            version: applied_rec.version(),
+            hash: applied_rec.hash(),
+        };
+        let seen = GovRef {
+            version: seen_rec.version(),
+            hash: seen_rec.hash(),
+        };
+
+        // 2. Write time: never backwards, except by an approved reset.
+        let mut write_time = old.as_ref().map_or(now, |k| k.write_time);
+        let mut reset_serial = old
+            .as_ref()
+            .map_or(ag.write_time_reset.serial, |k| k.reset_serial);
+        let mut reset = false;
+        if ag.write_time_reset.serial > reset_serial {
+            write_time = ag.write_time_reset.to;
+            reset_serial = ag.write_time_reset.serial;
+            reset = true;
+            events.push(Event::WriteTimeReset { to: write_time });
+        }
+        let write_time = write_time.max(now);
+        let t = write_time;
+
+        // 3. Open every live epoch's nodes (they are re-sealed if the KEK rolls).
+        let mut epochs: Vec<EpochRecord> =
+            old.as_ref().map(|k| k.epochs.clone()).unwrap_or_default();
+        let mut plain: BTreeMap<u32, NodeSet> = BTreeMap::new();
+        if let (Some(k), Some(kek)) = (&old, &self.kek) {
+            for e in epochs.iter().filter(|e| e.state == EpochState::Live) {
+                plain.insert(e.epoch, open_nodes(kek, ring_id, k.kek_generation, e)?);
+            }
+        }
+        let mut changed_epochs: Vec<u32> = Vec::new();
+        let mut roll_kek = old.is_none();
+        let mut roll: Option<RollReason> = if old.is_none() {
+            Some(RollReason::Created)
+        } else if force_roll {
+            Some(RollReason::OnDemand)
+        } else {
+            None
+        };
+
+        // 4. Membership.
+        let holders: Vec<&PublicIdentity> = ag.with_role(Role::Service).collect();
+        let old_recipients: Vec<IdentityId> = old
+            .as_ref()
+            .map(|k| k.wraps.iter().map(|w| w.recipient).collect())
+            .unwrap_or_default();
+        for r in &old_recipients {
+            if !holders.iter().any(|h| h.id() == *r) {
+                events.push(Event::KeyHolderRemoved { id: *r });
+                roll_kek = true;
+                roll = roll.or(Some(RollReason::MemberRemoved));
+            }
+        }
+        let added: Vec<&PublicIdentity> = holders
+            .iter()
+            .filter(|h| !old_recipients.contains(&h.id()))
+            .copied()
+            .collect();
+
+        // 5. Revocations.
+        let current_epoch = epochs.last().map(|e| e.epoch);
+        for e in epochs.iter_mut() {
+            if e.state == EpochState::Live && ag.revoked_epochs.contains(&e.epoch) {
+                e.state = EpochState::Revoked;
+                e.positions.clear();
+                e.sealed_nodes.clear();
+                plain.remove(&e.epoch);
+                changed_epochs.push(e.epoch);
+                roll_kek = true;
+                if Some(e.epoch) == current_epoch {
+                    roll = roll.or(Some(RollReason::Revoked));
+                }
+                events.push(Event::EpochRevoked { epoch: e.epoch });
+            }
+        }
+
+        // 6. Shredding: keep only the intervals that end after the cutoff.
+        let shred_applied = old.as_ref().map_or(ag.shred_before, |k| k.shred_applied);
+        if ag.shred_before > shred_applied {
+            let cutoff = ag.shred_before;
+            roll_kek = true;
+            for e in epochs.iter_mut().filter(|e| e.state == EpochState::Live) {
+                let sched = e.schedule()?;
+                if cutoff <= sched.start() {
+                    continue;
+                }
+                let first_kept = (cutoff - sched.start()) / sched.interval_secs();
+                let nodes = plain.get(&e.epoch).ok_or(Error::new(
+                    ErrorKind::Internal,
+                    "a live epoch's nodes were not opened",
+                ))?;
+                let mut kept = Vec::new();
+                if let Ok(first_kept) = u16::try_from(first_kept) {
+                    for (a, b) in nodes.ranges() {
+                        if b >= first_kept {
+                            let sub = nodes.derive_cover(a.max(first_kept), b)?;
+                            kept.extend(sub.nodes().iter().cloned());
+                        }
+                    }
+                }
+                let destroyed_all = kept.is_empty();
+                let unchanged = !destroyed_all
+                    && nodes
+                        .ranges()
+                        .first()
+                        .is_some_and(|(a, _)| u64::from(*a) >= first_kept);
+                if unchanged {
+                    continue;
+                }
+                changed_epochs.push(e.epoch);
+                if destroyed_all {
+                    e.state = EpochState::Destroyed;
+                    e.positions.clear();
+                    e.sealed_nodes.clear();
+                    plain.remove(&e.epoch);
+                    events.push(Event::EpochShredded {
+                        epoch: e.epoch,
+                        first_kept: None,
+                    });
+                } else {
+                    let set = NodeSet::new(kept)?;
+                    let first = set.ranges().first().map(|r| r.0);
+                    plain.insert(e.epoch, set);
+                    events.push(Event::EpochShredded {
+                        epoch: e.epoch,
+                        first_kept: first,
+                    });
+                }
+            }
+        }
+
+        // 7. Does the current epoch still serve? (Its nodes must derive the interval of t
+        //    and the freshness window ahead.)
+        let policy = &ag.policy;
+        let fresh_period =
+            u64::from(policy.freshness_intervals).saturating_mul(policy.interval_secs);
+        let lookahead = fresh_period.saturating_add(policy.interval_secs);
+        if roll.is_none() {
+            match epochs.last() {
+                Some(e) if e.state == EpochState::Live => {
+                    let sched = e.schedule()?;
+                    let serves_t = sched
+                        .interval_at(t)
+                        .ok()
+                        .is_some_and(|i| plain.get(&e.epoch).is_some_and(|n| n.can_derive(i)));
+                    if e.interval_secs != policy.interval_secs {
+                        roll = Some(RollReason::PolicyChanged);
+                    } else if t < sched.start() {
+                        roll = Some(RollReason::WriteTimeReset);
+                    } else if !serves_t {
+                        roll = Some(RollReason::Shredded);
+                    } else if t.saturating_add(lookahead) >= sched.end() {
+                        roll = Some(RollReason::LeavesRunOut);
+                    }
+                }
+                Some(e) if e.state == EpochState::Destroyed => roll = Some(RollReason::Shredded),
+                _ => roll = Some(RollReason::Revoked),
+            }
+        }
+        let structural = !events.is_empty() || roll_kek || roll.is_some() || reset;
+        let renew = old
+            .as_ref()
+            .is_none_or(|o| now.saturating_add(fresh_period / 2) >= o.fresh_until);
+        if old.is_some() && !structural && !renew {
+            return Ok(Maintenance {
+                written: false,
+                events: Vec::new(),
+            });
+        }
+        if let Some(reason) = roll {
+            const EXHAUSTED: Error = Error::new(
+                ErrorKind::OutOfRange,
+                "the ring has used every epoch number",
+            );
+            let mut number = epochs
+                .last()
+                .map_or(Some(1), |e| e.epoch.checked_add(1))
+                .ok_or(EXHAUSTED)?;
+            // Numbers an instruction revoked ahead of time are skipped.
+            while ag.revoked_epochs.binary_search(&number).is_ok() {
+                number = number.checked_add(1).ok_or(EXHAUSTED)?;
+            }
+            if let Some(prev) = epochs.last_mut()
+                && prev.retired == 0
+            {
+                prev.retired = t;
+            }
+            let start = t - t % policy.interval_secs;
+            let sched = Schedule::new(start, policy.interval_secs)?;
+            let mut root = [0u8; 32];
+            rng.fill_bytes(&mut root);
+            let nodes = NodeSet::from_root(Secret32::from_array(&mut root));
+            plain.insert(number, nodes);
+            epochs.push(EpochRecord {
+                epoch: number,
+                state: EpochState::Live,
+                start: sched.start(),
+                interval_secs: sched.interval_secs(),
+                created: t,
+                retired: 0,
+                positions: Vec::new(),
+                sealed_nodes: Vec::new(),
+            });
+            changed_epochs.push(number);
+            events.push(Event::EpochCreated {
+                epoch: number,
+                reason,
+            });
+        }
+        if epochs.len() > super::keystate::MAX_EPOCHS {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "the ring has reached its limit of 1024 epochs",
+            ));
+        }
+
+        // 8. KEK: roll it (new random key, wrapped to every key holder, every live epoch
+        //    re-sealed), or wrap the current one to added key holders.
+        let (kek, generation) = if roll_kek {
+            let mut k = [0u8; 32];
+            rng.fill_bytes(&mut k);
+            let generation = old
+                .as_ref()
+                .map_or(Some(1), |o| o.kek_generation.checked_add(1))
+                .ok_or(Error::new(
+                    ErrorKind::OutOfRange,
+                    "the ring has used every KEK generation",
+                ))?;
+            events.push(Event::KekRolled { generation });
+            (Secret32::from_array(&mut k), generation)
+        } else {
+            let kek = self.kek.as_ref().ok_or(Error::new(
+                ErrorKind::Internal,
+                "a key state without an unwrapped KEK",
+            ))?;
+            let generation = old.as_ref().map_or(1, |o| o.kek_generation);
+            (kek.duplicate(), generation)
+        };
+        let mut wraps = Vec::with_capacity(holders.len());
+        for h in &holders {
+            let existing = old
+                .as_ref()
+                .filter(|_| !roll_kek)
+                .and_then(|o| o.wraps.iter().find(|w| w.recipient == h.id()));
+            match existing {
+                Some(w) => wraps.push(w.clone()),
+                None => wraps.push(wrap_kek(&kek, ring_id, generation, h, rng)?),
+            }
+        }
+        for h in &added {
+            events.push(Event::KeyHolderAdded { id: h.id() });
+        }
+        for e in epochs.iter_mut().filter(|e| e.state == EpochState::Live) {
+            if roll_kek || changed_epochs.contains(&e.epoch) {
+                let nodes = plain.get(&e.epoch).ok_or(Error::new(
+                    ErrorKind::Internal,
+                    "a live epoch's nodes were not opened",
+                ))?;
+                let (positions, sealed) =
+                    seal_nodes(&kek, ring_id, e.epoch, generation, nodes, rng)?;
+                e.positions = positions;
+                e.sealed_nodes = sealed;
+            }
+        }
+
+        // 9. Freshness and seal-only keys for the window ahead.
+        let fresh_until = t.saturating_add(fresh_period);
+        let current = epochs.last().ok_or(Error::new(
+            ErrorKind::Internal,
+            "no current epoch after maintain",
+        ))?;
+        let cur_nodes = plain.get(&current.epoch).ok_or(Error::new(
+            ErrorKind::Internal,
+            "the current epoch's nodes were not opened",
+        ))?;
+        let sched = current.schedule()?;
+        let first = sched.interval_at(t)?;
+        let until = fresh_until
+            .saturating_add(policy.interval_secs)
+            .min(sched.end().saturating_sub(1));
+        let last = sched.interval_at(until).unwrap_or(u16::MAX).max(first);
+        let mut seal_only: Vec<SealOnlyKey> = Vec::new();
+        let mut published = EpochKeys::new(ring_id, current.epoch, sched, cur_nodes.clone());
+        published.set_cache_capacity(1);
+        for i in first..=last {
+            if seal_only.len() >= MAX_PUBLISHED {
+                break;
+            }
+            if cur_nodes.can_derive(i) {
+                seal_only.push(published.interval_keys(i)?.seal_only_key());
+            }
+        }
+
+        // 10. Approvers count from the write that bound them.
+        let approver_since: Vec<ApproverSince> = {
+            let mut v: Vec<ApproverSince> = ag
+                .with_role(Role::Approver)
+                .map(|p| ApproverSince {
+                    approver: p.id(),
+                    since: since
+                        .iter()
+                        .find(|a| a.approver == p.id())
+                        .map_or(t, |a| a.since),
+                })
+                .collect();
+            v.sort_by_key(|a| a.approver);
+            v
+        };
+
+        let next = KeyState {
+            ring: ring_id,
+            version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
+            prev_hash: old_hash.unwrap_or([0; 32]),
+            applied,
+            seen,
+            write_time,
+            fresh_until,
+            reset_serial,
+            shred_applied: ag.shred_before,
+            audit: anchors.0,
+            requests: anchors.1,
+            kek_generation: generation,
+            kek_check: kek_check(&kek, ring_id, generation),
+            wraps,
+            epochs,
+            seal_only,
+            approver_since,
+            grants: old.as_ref().map(|o| o.grants.clone()).unwrap_or_default(),
+            used_requests: old
+                .as_ref()
+                .map(|o| o.used_requests.clone())
+                .unwrap_or_default(),
+        };
+        if next.fresh_until != old.as_ref().map_or(0, |o| o.fresh_until) {
+            events.push(Event::FreshnessRenewed {
+                until: next.fresh_until,
+            });
+        }
+        if let (Some(a), Some(b)) = (next.seal_only.first(), next.seal_only.last()) {
+            let before = old
+                .as_ref()
+                .map(|o| o.seal_only.as_slice())
+                .unwrap_or_default();
+            if before != next.seal_only.as_slice() {
+                events.push(Event::SealOnlyPublished {
+                    epoch: a.id().epoch,
+                    first: a.id().interval,
+                    last: b.id().interval,
+                });
+            }
+        }
+        let signed = next.sign(identity)?;
+        self.ring.set_key_state(signed)?;
+        if roll_kek {
+            self.epochs.clear();
+        } else {
+            for e in &changed_epochs {
+                self.epochs.remove(e);
+            }
+        }
+        self.kek = Some(kek);
+        Ok(Maintenance {
+            written: true,
+            events,
+        })
+    }
+}
