@@ -380,6 +380,167 @@ fn identities() -> Value {
     })
 }
 
+fn ring() -> Value {
+    use crate::ring::{
+        Anchor, ApprovalLevel, KeyHolder, Member, NoApprovals, Pin, Policy, Ring, RingPublic, Role,
+    };
+    let mut r = rng("ring");
+    let admin = Identity::generate(&mut r);
+    let holder = Identity::generate(&mut r);
+    let holder2 = Identity::generate(&mut r);
+    let approver = Identity::generate(&mut r);
+    let members = [
+        Member {
+            role: Role::Service,
+            identity: holder.public().clone(),
+        },
+        Member {
+            role: Role::Service,
+            identity: holder2.public().clone(),
+        },
+    ];
+    let (mut ring, _) =
+        Ring::create("vectors", Policy::default(), &admin, &members, &mut r).unwrap();
+    let first_pin = Pin::new(ring.id(), alloc::vec![admin.public().clone()]);
+    // Bootstrap: the admin alone adds an approver and sets the first approval policy.
+    let mut d = ring.draft();
+    d.add_member(Role::Approver, approver.public().clone())
+        .unwrap();
+    d.policy.levels.push(ApprovalLevel {
+        name: "ops".into(),
+        quorum: 1,
+        approvers: alloc::vec![approver.id()],
+    });
+    ring.apply_governance(d, &admin, &NoApprovals, START)
+        .unwrap();
+    let anchors = (Anchor::default(), Anchor::default());
+    let mut kh = KeyHolder::open(ring, &holder).unwrap();
+    kh.maintain(&holder, START, &mut r, &NoApprovals, anchors)
+        .unwrap();
+    let mut sealed = Vec::new();
+    let mut seal = |kh: &mut KeyHolder, r: &mut ChaCha20Rng, now: u64, pt: &[u8], ctx: &[u8]| {
+        let s = kh.seal(now, pt, ctx, r).unwrap();
+        sealed.push(json!({"now": now, "plaintext": h(pt), "context": h(ctx), "sealed": h(&s)}));
+    };
+    seal(
+        &mut kh,
+        &mut r,
+        START + 60,
+        b"mail account password",
+        b"account:42",
+    );
+    seal(&mut kh, &mut r, START + DAY + 60, b"", b"");
+    kh.roll_epoch(&holder, START + 2 * DAY, &mut r, &NoApprovals, anchors)
+        .unwrap();
+    seal(
+        &mut kh,
+        &mut r,
+        START + 2 * DAY + 60,
+        b"after the roll",
+        b"ctx",
+    );
+    let blob = kh.ring().to_bytes();
+    let loaded = Ring::load(&blob, &first_pin).unwrap();
+    let public = RingPublic::from_ring(loaded.clone());
+    let now = START + 2 * DAY + 120;
+    let mut seal_only = Vec::new();
+    for (pt, ctx) in [(&b"browser secret"[..], &b"form:signup"[..]), (b"", b"")] {
+        let s = public.seal(now, pt, ctx, &mut r).unwrap();
+        seal_only.push(json!({"now": now, "plaintext": h(pt), "context": h(ctx), "sealed": h(&s)}));
+    }
+    let ks = loaded.key_state().unwrap().key_state();
+    let published: Vec<Value> = ks
+        .seal_only
+        .iter()
+        .map(|k| json!(h(&k.to_bytes())))
+        .collect();
+    let governance: Vec<Value> = loaded
+        .history()
+        .map(|g| {
+            json!({
+                "version": g.version(),
+                "hash": h(&g.hash()),
+                "content_hash": h(&g.governance().content_hash()),
+                "signer": g.signer().to_text(),
+                "record": h(g.as_bytes()),
+            })
+        })
+        .collect();
+    let epochs: Vec<Value> = ks
+        .epochs
+        .iter()
+        .map(|e| json!({"epoch": e.epoch, "state": e.state.name(), "start": e.start, "interval_secs": e.interval_secs, "readable": e.readable().iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>()}))
+        .collect();
+    let pinned = loaded.pin();
+    let mut invalid = Vec::new();
+    let mut bad = |name: &str, blob: &[u8], pin: &Pin, kind: &str| {
+        let got = Ring::load(blob, pin).unwrap_err().kind();
+        assert_eq!(got.name(), kind, "{name}");
+        invalid
+            .push(json!({"name": name, "blob": h(blob), "pin": h(&pin.to_bytes()), "error": kind}));
+    };
+    let mut trailing = blob.clone();
+    trailing.push(0);
+    bad("trailing byte", &trailing, &first_pin, "Malformed");
+    bad(
+        "truncated",
+        &blob[..blob.len() - 1],
+        &first_pin,
+        "Malformed",
+    );
+    let mut magic = blob.clone();
+    magic[0] ^= 1;
+    bad("bad magic", &magic, &first_pin, "Malformed");
+    let mut format = blob.clone();
+    format[4] = 2;
+    bad("unknown ring format", &format, &first_pin, "Unsupported");
+    let mut sig = blob.clone();
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    bad("key-state signature", &sig, &first_pin, "Tampered");
+    let mut other = first_pin.clone();
+    other.ring.0[0] ^= 1;
+    bad("another ring's pin", &blob, &other, "Tampered");
+    let stranger = Identity::generate(&mut r);
+    bad(
+        "pin names no admin who signed",
+        &blob,
+        &Pin::new(loaded.id(), alloc::vec![stranger.public().clone()]),
+        "Tampered",
+    );
+    let mut newer = pinned.clone();
+    newer.key_state.as_mut().unwrap().version += 1;
+    bad("pin has seen a newer key state", &blob, &newer, "Rollback");
+    let mut fork = pinned.clone();
+    fork.governance.as_mut().unwrap().hash[0] ^= 1;
+    bad("pinned governance hash differs", &blob, &fork, "Rollback");
+    json!({
+        "description": "A ring blob (governance v1 by the admin, v2 adding an approver and the first approval policy during bootstrap; key state after the first key holder's maintain at `created` and a roll_epoch two days later), the pins, the secret identity of a key holder that opens it, secrets it sealed, the published seal-only keys and secrets sealed to them by RingPublic, and invalid blobs or pins with the error kind every implementation must return. Times are Unix seconds.",
+        "created": START,
+        "ring_id": loaded.id().to_string(),
+        "blob": h(&blob),
+        "admin_public": admin.public().to_text(),
+        "key_holder_secret": holder.to_secret_text().as_str(),
+        "key_holder_public": holder.public().to_text(),
+        "pin_first_use": h(&first_pin.to_bytes()),
+        "pin_after_load": h(&pinned.to_bytes()),
+        "governance": governance,
+        "key_state": {
+            "version": ks.version,
+            "hash": h(&loaded.key_state().unwrap().hash()),
+            "applied": ks.applied.version,
+            "seen": ks.seen.version,
+            "write_time": ks.write_time,
+            "fresh_until": ks.fresh_until,
+            "kek_generation": ks.kek_generation,
+            "epochs": epochs,
+        },
+        "sealed": sealed,
+        "seal_only": {"published": published, "sealed": seal_only},
+        "invalid": invalid,
+    })
+}
+
 fn render(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap();
     s.push('\n');
@@ -394,6 +555,7 @@ fn v1_vectors_are_frozen() {
         ("sealed.json", sealed(false)),
         ("seal_only.json", sealed(true)),
         ("identities.json", identities()),
+        ("ring.json", ring()),
     ];
     let regen = std::env::var("DKM_REGEN_VECTORS").is_ok_and(|v| v == "1");
     assert!(

@@ -275,3 +275,116 @@ fn identity_vectors() {
         );
     }
 }
+
+#[test]
+fn ring_vectors() {
+    use dkm_core::ring::{KeyHolder, Pin, Ring, RingPublic};
+    let v = load("ring.json");
+    let blob = b(&v["blob"]);
+    let first_pin = Pin::from_bytes(&b(&v["pin_first_use"])).unwrap();
+    assert_eq!(first_pin.to_bytes(), b(&v["pin_first_use"]));
+    let ring = Ring::load(&blob, &first_pin).unwrap();
+    assert_eq!(ring.to_bytes(), blob, "a ring re-encodes to the same bytes");
+    assert_eq!(ring.id().to_string(), v["ring_id"].as_str().unwrap());
+    assert_eq!(ring.pin().to_bytes(), b(&v["pin_after_load"]));
+    let after = Pin::from_bytes(&b(&v["pin_after_load"])).unwrap();
+    Ring::load(&blob, &after).unwrap();
+
+    // Governance records: hashes and signatures recomputed independently.
+    let records: Vec<_> = ring.history().collect();
+    let gov = v["governance"].as_array().unwrap();
+    assert_eq!(records.len(), gov.len());
+    for (g, want) in records.iter().zip(gov) {
+        let record = b(&want["record"]);
+        assert_eq!(g.as_bytes(), record.as_slice());
+        assert_eq!(g.version(), n(&want["version"]));
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(b"dkm1/governance-hash\0")
+            .chain_update(&record)
+            .finalize()
+            .into();
+        assert_eq!(hash, b32(&want["hash"]));
+        let signer = PublicIdentity::from_text(want["signer"].as_str().unwrap()).unwrap();
+        let (signed, sig) = record.split_at(record.len() - 64);
+        signer.verify(SigDomain::Governance, signed, sig).unwrap();
+        assert_eq!(&signed[signed.len() - 64..], &signer.to_bytes());
+    }
+
+    // Key state.
+    let ks_want = &v["key_state"];
+    let sks = ring.key_state().unwrap();
+    let ks = sks.key_state();
+    let hash: [u8; 32] = Sha256::new()
+        .chain_update(b"dkm1/key-state-hash\0")
+        .chain_update(sks.as_bytes())
+        .finalize()
+        .into();
+    assert_eq!(hash, b32(&ks_want["hash"]));
+    assert_eq!(ks.version, n(&ks_want["version"]));
+    assert_eq!(ks.write_time, n(&ks_want["write_time"]));
+    assert_eq!(ks.fresh_until, n(&ks_want["fresh_until"]));
+    assert_eq!(u64::from(ks.kek_generation), n(&ks_want["kek_generation"]));
+    let listing = ring.keys(n(&v["created"]));
+    let epochs = ks_want["epochs"].as_array().unwrap();
+    assert_eq!(listing.epochs.len(), epochs.len());
+    for (e, want) in listing.epochs.iter().zip(epochs) {
+        assert_eq!(u64::from(e.epoch), n(&want["epoch"]));
+        assert_eq!(e.state.name(), want["state"].as_str().unwrap());
+        assert_eq!(e.start, n(&want["start"]));
+    }
+
+    // The key holder's secret identity opens the ring and every sealed secret.
+    let holder = Identity::from_secret_text(v["key_holder_secret"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        holder.public().to_text(),
+        v["key_holder_public"].as_str().unwrap()
+    );
+    let mut kh = KeyHolder::open(ring.clone(), &holder).unwrap();
+    for s in v["sealed"].as_array().unwrap() {
+        let pt = kh.unseal(&b(&s["sealed"]), &b(&s["context"])).unwrap();
+        assert_eq!(&pt[..], b(&s["plaintext"]).as_slice());
+        let mut ctx = b(&s["context"]);
+        ctx.push(0);
+        assert_eq!(
+            kh.unseal(&b(&s["sealed"]), &ctx).unwrap_err().kind(),
+            ErrorKind::Tampered
+        );
+    }
+    // Seal-only: the published keys are those the key holder derives, and what RingPublic
+    // sealed opens with unseal_seal_only only.
+    let public = RingPublic::from_ring(ring.clone());
+    let published: Vec<Vec<u8>> = ks.seal_only.iter().map(|k| k.to_bytes()).collect();
+    let want: Vec<Vec<u8>> = v["seal_only"]["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(b)
+        .collect();
+    assert_eq!(published, want);
+    for s in v["seal_only"]["sealed"].as_array().unwrap() {
+        let sealed = b(&s["sealed"]);
+        let parsed = SealedSecret::parse(&sealed).unwrap();
+        let key = public.key_at(n(&s["now"])).unwrap();
+        assert_eq!(parsed.key_id(), key.id());
+        let pt = kh.unseal_seal_only(&sealed, &b(&s["context"])).unwrap();
+        assert_eq!(&pt[..], b(&s["plaintext"]).as_slice());
+        assert_eq!(
+            kh.unseal(&sealed, &b(&s["context"])).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+    // The admin is not a key holder.
+    let admin = PublicIdentity::from_text(v["admin_public"].as_str().unwrap()).unwrap();
+    assert!(ks.wraps.iter().all(|w| w.recipient != admin.id()));
+
+    for case in v["invalid"].as_array().unwrap() {
+        let pin = Pin::from_bytes(&b(&case["pin"])).unwrap();
+        let err = Ring::load(&b(&case["blob"]), &pin).unwrap_err();
+        assert_eq!(
+            err.kind().name(),
+            case["error"].as_str().unwrap(),
+            "{}",
+            case["name"]
+        );
+    }
+}

@@ -609,35 +609,41 @@ impl Governance {
         Ok(())
     }
 
-    /// Rules between a version and the next: consecutive versions, hash link, same ring,
-    /// nothing destroyed is brought back, and once the ring has a key holder it keeps one.
-    pub fn check_successor(&self, prev: &SignedGovernance) -> Result<()> {
-        let p = &prev.gov;
-        if self.ring != p.ring {
+    /// The chain link from the previous record: same ring, consecutive version, hash link.
+    pub fn check_link(&self, prev: &SignedGovernance) -> Result<()> {
+        if self.ring != prev.gov.ring {
             return Err(Error::new(
                 ErrorKind::Tampered,
                 "a governance record names another ring",
             ));
         }
-        if self.version != p.version.saturating_add(1) || self.prev_hash != prev.hash {
+        if self.version != prev.gov.version.saturating_add(1) || self.prev_hash != prev.hash {
             return Err(Error::new(
                 ErrorKind::Tampered,
                 "the governance history is not a chain: a version is missing or a link is broken",
             ));
         }
-        let undoes_revocation = p
+        Ok(())
+    }
+
+    /// Rules from the governance in force (`base`) to this one: nothing revoked or shredded is
+    /// brought back, a write-time reset is never rewritten, and once the ring has a key holder
+    /// it keeps one. Checked by the admin's tool and by `maintain` (a version breaking them is
+    /// refused, never carried out).
+    pub fn check_monotone(&self, base: &Governance) -> Result<()> {
+        let undoes_revocation = base
             .revoked_epochs
             .iter()
             .any(|e| !self.revoked_epochs.contains(e));
-        let r = (&self.write_time_reset, &p.write_time_reset);
-        let reset_bad = r.0.serial < r.1.serial || (r.0.serial == r.1.serial && r.0.to != r.1.to);
-        if undoes_revocation || self.shred_before < p.shred_before || reset_bad {
+        let (r, b) = (&self.write_time_reset, &base.write_time_reset);
+        let reset_bad = r.serial < b.serial || (r.serial == b.serial && r.to != b.to);
+        if undoes_revocation || self.shred_before < base.shred_before || reset_bad {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "a governance change cannot undo a revocation, move the shredding cutoff back or rewrite a write-time reset",
             ));
         }
-        if p.with_role(Role::Service).next().is_some()
+        if base.with_role(Role::Service).next().is_some()
             && self.with_role(Role::Service).next().is_none()
         {
             return Err(Error::new(

@@ -22,6 +22,10 @@ use crate::sealed::{SealedSecret, decode_any};
 use crate::secret::Secret32;
 use crate::tree::{NodeSet, Schedule};
 
+fn is_admin(g: &super::Governance, who: &PublicIdentity) -> bool {
+    g.role_of(who) == Some(Role::Admin)
+}
+
 /// What `maintain` or `roll_epoch` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Maintenance {
@@ -330,7 +334,14 @@ impl KeyHolder {
                 .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?
                 .governance();
             let c = cand.governance();
-            let verdict = if base.is_bootstrap() || !Change::between(base, c).needs_quorum() {
+            let verdict = if !is_admin(base, cand.signer()) {
+                Err(Error::new(
+                    ErrorKind::NotAMember,
+                    "signed by an identity that is not an admin of the governance in force",
+                ))
+            } else if let Err(e) = c.check_monotone(base) {
+                Err(e)
+            } else if base.is_bootstrap() || !Change::between(base, c).needs_quorum() {
                 Ok(())
             } else {
                 quorum.check(&QuorumQuery {

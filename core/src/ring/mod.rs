@@ -443,7 +443,7 @@ impl Ring {
             }
             match prev {
                 Some(p) => {
-                    g.governance().check_successor(p)?;
+                    g.governance().check_link(p)?;
                     if !is_admin_of(p.governance(), g.signer()) {
                         return Err(tampered(
                             "a governance change is not signed by an admin of the previous governance",
@@ -709,11 +709,23 @@ impl Ring {
         }
     }
 
-    /// The next governance version to edit: the newest content with the version bumped, the
-    /// hash link set and no approval. Change it, then [`Ring::apply_governance`].
+    /// The governance a new draft starts from: the one in force once `maintain` has judged
+    /// every version (so a change it refused is dropped), else the newest.
+    pub fn draft_base(&self) -> &Governance {
+        match &self.key_state {
+            Some(ks) if ks.key_state().seen.version == self.latest().version() => {
+                self.applied_governance()
+            }
+            _ => self.governance(),
+        }
+    }
+
+    /// The next governance version to edit: the content of [`Ring::draft_base`], with the
+    /// version after the newest, the hash link to it and no approval. Change it, then
+    /// [`Ring::apply_governance`].
     pub fn draft(&self) -> Governance {
         let latest = self.latest();
-        let mut g = latest.governance().clone();
+        let mut g = self.draft_base().clone();
         g.version = latest.version().saturating_add(1);
         g.prev_hash = latest.hash();
         g.approval = None;
@@ -722,14 +734,15 @@ impl Ring {
 
     /// Whether `draft` needs the approval policy's quorum (never during bootstrap).
     pub fn needs_quorum(&self, draft: &Governance) -> bool {
-        let base = self.governance();
+        let base = self.draft_base();
         !base.is_bootstrap() && Change::between(base, draft).needs_quorum()
     }
 
-    /// Signs `draft` as `admin` (an admin of the newest governance) and appends it. A change
-    /// that needs a quorum must name its approved request ([`Governance::approval`]) and pass
-    /// `quorum` (else [`ErrorKind::PolicyUnsatisfied`]); key holders check it again in
-    /// `maintain`. Drops the oldest records past [`MAX_GOVERNANCE_HISTORY`].
+    /// Signs `draft` as `admin` (an admin of the newest governance and of the draft's base)
+    /// and appends it. A change that needs a quorum must name its approved request
+    /// ([`Governance::approval`]) and pass `quorum` (else [`ErrorKind::PolicyUnsatisfied`]);
+    /// key holders check it again in `maintain`. Drops the oldest records past
+    /// [`MAX_GOVERNANCE_HISTORY`].
     pub fn apply_governance(
         &mut self,
         draft: Governance,
@@ -738,10 +751,11 @@ impl Ring {
         now: u64,
     ) -> Result<(Change, Vec<Event>)> {
         let latest = self.latest();
-        if !is_admin_of(latest.governance(), admin.public()) {
+        let base = self.draft_base();
+        if !is_admin_of(latest.governance(), admin.public()) || !is_admin_of(base, admin.public()) {
             return Err(Error::new(
                 ErrorKind::NotAMember,
-                "only an admin of the ring's current governance can change it",
+                "only an admin of the ring's governance in force can change it",
             ));
         }
         if draft.ring != self.id {
@@ -751,18 +765,15 @@ impl Ring {
             ));
         }
         draft.validate()?;
-        draft.check_successor(latest).map_err(|e| {
-            if e.kind() == ErrorKind::Tampered {
-                Error::new(
-                    ErrorKind::Conflict,
-                    "the draft does not follow the ring's newest governance: reload and redo the change",
-                )
-            } else {
-                e
-            }
+        draft.check_link(latest).map_err(|_| {
+            Error::new(
+                ErrorKind::Conflict,
+                "the draft does not follow the ring's newest governance: reload and redo the change",
+            )
         })?;
-        let change = Change::between(latest.governance(), &draft);
-        if change.is_empty() {
+        draft.check_monotone(base)?;
+        let change = Change::between(base, &draft);
+        if change.is_empty() && Change::between(latest.governance(), &draft).is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "the draft changes nothing",
@@ -775,7 +786,7 @@ impl Ring {
                 .map(|k| k.key_state().approver_since.as_slice())
                 .unwrap_or_default();
             quorum.check(&QuorumQuery {
-                base: latest.governance(),
+                base,
                 candidate: &draft,
                 content_hash: draft.content_hash(),
                 approver_since: since,
