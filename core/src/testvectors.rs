@@ -511,6 +511,14 @@ fn ring() -> Value {
     let mut newer = pinned.clone();
     newer.key_state.as_mut().unwrap().version += 1;
     bad("pin has seen a newer key state", &blob, &newer, "Rollback");
+    let mut newer_gov = pinned.clone();
+    newer_gov.key_state.as_mut().unwrap().governance_version += 1;
+    bad(
+        "pin has seen a key state carrying out a newer governance",
+        &blob,
+        &newer_gov,
+        "Rollback",
+    );
     let mut fork = pinned.clone();
     fork.governance.as_mut().unwrap().hash[0] ^= 1;
     bad("pinned governance hash differs", &blob, &fork, "Rollback");
@@ -528,8 +536,7 @@ fn ring() -> Value {
         "key_state": {
             "version": ks.version,
             "hash": h(&loaded.key_state().unwrap().hash()),
-            "applied": ks.applied.version,
-            "seen": ks.seen.version,
+            "governance_version": ks.governance.version,
             "write_time": ks.write_time,
             "fresh_until": ks.fresh_until,
             "kek_generation": ks.kek_generation,

@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity, SIGNATURE_LEN, SigDomain};
 use crate::keys::RingId;
 use crate::labels;
-use crate::tree::MAX_INTERVAL_SECS;
+use crate::tree::{MAX_INTERVAL_SECS, MAX_START};
 
 /// Format byte of a governance record.
 pub const GOVERNANCE_FORMAT: u8 = 1;
@@ -589,6 +589,12 @@ impl Governance {
         if !strictly_ascending(&self.revoked_epochs) || !strictly_ascending(&self.revoked_grants) {
             return Err(Error::malformed(
                 "revocations are listed once each, in ascending order",
+            ));
+        }
+        if self.write_time_reset.to > MAX_START || self.shred_before > MAX_START {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a write-time reset or shredding cutoff is past 2^62",
             ));
         }
         if self.write_time_reset.serial == 0 && self.write_time_reset.to != 0 {

@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use super::keystate::{kek_check, open_nodes, seal_nodes, unwrap_kek, wrap_kek};
 use super::{
-    Anchor, ApproverSince, Change, EpochRecord, EpochState, Event, GovRef, KeyState, QuorumCheck,
-    QuorumQuery, Ring, Role, RollReason,
+    Anchor, ApproverSince, EpochRecord, EpochState, Event, GovRef, KeyState, QuorumCheck, Ring,
+    Role, RollReason, check_change,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
@@ -21,10 +21,6 @@ use crate::ring::keystate::MAX_PUBLISHED;
 use crate::sealed::{SealedSecret, decode_any};
 use crate::secret::Secret32;
 use crate::tree::{NodeSet, Schedule};
-
-fn is_admin(g: &super::Governance, who: &PublicIdentity) -> bool {
-    g.role_of(who) == Some(Role::Admin)
-}
 
 /// What `maintain` or `roll_epoch` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,9 +260,10 @@ impl KeyHolder {
     /// KEK and the epoch for removed ones, revocations and shredding), rolls the epoch when
     /// its leaves run out, publishes upcoming seal-only keys and renews freshness. Every
     /// decision is a function of (ring, `now`, the quorum checks); fresh randomness only
-    /// makes the new roots, KEKs, nonces and HPKE encapsulations. A change that needs a quorum
-    /// and does not pass `quorum` is refused (left out, and reported as
-    /// [`Event::GovernanceRefused`]). `anchors` are the audit and request-log heads to record.
+    /// makes the new roots, KEKs, nonces and HPKE encapsulations. Every governance change
+    /// after the one in force that needs a quorum is asked of `quorum` (which also reads the
+    /// request log for denials); a refusal stops `maintain` with its error and nothing is
+    /// written. `anchors` are the audit and request-log heads to record.
     pub fn maintain(
         &mut self,
         identity: &Identity,
@@ -309,68 +306,34 @@ impl KeyHolder {
         let ring_id = self.ring.id();
         let old: Option<KeyState> = self.ring.key_state().map(|s| s.key_state().clone());
         let old_hash = self.ring.key_state().map(|s| s.hash());
-        let chain: Vec<_> = self.ring.history().collect();
         let mut events = Vec::new();
 
-        // 1. Governance: walk the versions maintain has not looked at yet, each judged
-        //    against the governance in force.
-        let (mut applied_idx, first_unseen) = match &old {
-            Some(ks) => (
-                self.ring.chain_index(ks.applied)?,
-                self.ring.chain_index(ks.seen)?.saturating_add(1),
-            ),
-            None => {
-                events.push(Event::GovernanceApplied { version: 1 });
-                (0, 1)
-            }
-        };
+        // 1. Governance: every version after the one in force, each checked against the one
+        //    before it (the key holder's quorum check also reads the request log for denials).
+        //    The key state then carries out the newest version.
         let since: &[ApproverSince] = old
             .as_ref()
             .map(|k| k.approver_since.as_slice())
             .unwrap_or_default();
-        for (i, cand) in chain.iter().enumerate().skip(first_unseen) {
-            let base = chain
-                .get(applied_idx)
-                .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?
-                .governance();
-            let c = cand.governance();
-            let verdict = if !is_admin(base, cand.signer()) {
-                Err(Error::new(
-                    ErrorKind::NotAMember,
-                    "signed by an identity that is not an admin of the governance in force",
-                ))
-            } else if let Err(e) = c.check_monotone(base) {
-                Err(e)
-            } else if base.is_bootstrap() || !Change::between(base, c).needs_quorum() {
-                Ok(())
-            } else {
-                quorum.check(&QuorumQuery {
-                    base,
-                    candidate: c,
-                    content_hash: c.content_hash(),
-                    approver_since: since,
-                    now,
-                })
-            };
-            match verdict {
-                Ok(()) => {
-                    applied_idx = i;
-                    events.push(Event::GovernanceApplied { version: c.version });
-                }
-                Err(e) => events.push(Event::GovernanceRefused {
-                    version: c.version,
-                    kind: e.kind(),
-                }),
+        let first = match &old {
+            Some(ks) => self.ring.chain_index(ks.governance)?.saturating_add(1),
+            None => {
+                events.push(Event::GovernanceApplied { version: 1 });
+                1
+            }
+        };
+        let chain: Vec<_> = self.ring.history().collect();
+        for pair in chain.windows(2).skip(first.saturating_sub(1)) {
+            if let [prev, next] = pair {
+                check_change(prev.governance(), next.governance(), quorum, since, now)?;
+                events.push(Event::GovernanceApplied {
+                    version: next.version(),
+                });
             }
         }
-        let applied_rec = chain
-            .get(applied_idx)
-            .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?;
-        let seen_rec = self.ring.latest();
+        let applied_rec = self.ring.latest();
         let ag = applied_rec.governance();
-        if ag.role_of(&self.holder) != Some(Role::Service)
-            || seen_rec.governance().role_of(&self.holder) != Some(Role::Service)
-        {
+        if ag.role_of(&self.holder) != Some(Role::Service) {
             return Err(Error::new(
                 ErrorKind::NotAMember,
                 "this identity is no longer a key holder of the ring",
@@ -379,10 +342,6 @@ impl KeyHolder {
         let applied = GovRef {
             version: applied_rec.version(),
             hash: applied_rec.hash(),
-        };
-        let seen = GovRef {
-            version: seen_rec.version(),
-            hash: seen_rec.hash(),
         };
 
         // 2. Write time: never backwards, except by an approved reset.
@@ -692,8 +651,7 @@ impl KeyHolder {
             ring: ring_id,
             version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
             prev_hash: old_hash.unwrap_or([0; 32]),
-            applied,
-            seen,
+            governance: applied,
             write_time,
             fresh_until,
             reset_serial,

@@ -25,7 +25,7 @@ use crate::xaes::{NONCE_LEN, TAG_LEN, XaesKey};
 /// Format byte of a key-state record.
 pub const KEY_STATE_FORMAT: u8 = 1;
 /// Most epochs a key state lists.
-pub const MAX_EPOCHS: usize = 1024;
+pub const MAX_EPOCHS: usize = 4096;
 /// Most published seal-only keys.
 pub const MAX_PUBLISHED: usize = 128;
 /// Most grant entries (their format comes with elevated access).
@@ -161,11 +161,8 @@ pub struct KeyState {
     pub version: u64,
     /// Hash of the previous key-state record (zeros for version 1).
     pub prev_hash: [u8; 32],
-    /// The governance in force: the newest version `maintain` carried out.
-    pub applied: GovRef,
-    /// The newest governance version `maintain` looked at (versions after `applied` up to
-    /// this one were refused for lack of approvals).
-    pub seen: GovRef,
+    /// The governance in force: the version this key state carries out.
+    pub governance: GovRef,
     /// Recorded write time: never moves back except by an approved reset.
     pub write_time: u64,
     /// Freshness deadline.
@@ -233,8 +230,7 @@ impl KeyState {
             Error::malformed("a key state breaks a rule of the format (order, lengths, states)");
         if self.version == 0
             || (self.version == 1 && self.prev_hash != [0; 32])
-            || self.applied.version > self.seen.version
-            || self.applied.version == 0
+            || self.governance.version == 0
             || self.write_time > self.fresh_until
             || self.kek_generation == 0
             || self.wraps.is_empty()
@@ -306,10 +302,8 @@ impl KeyState {
         out.put(&self.ring.0);
         out.put_u64(self.version);
         out.put(&self.prev_hash);
-        for g in [self.applied, self.seen] {
-            out.put_u64(g.version);
-            out.put(&g.hash);
-        }
+        out.put_u64(self.governance.version);
+        out.put(&self.governance.hash);
         out.put_u64(self.write_time);
         out.put_u64(self.fresh_until);
         out.put_u32(self.reset_serial);
@@ -400,11 +394,7 @@ impl SignedKeyState {
         let ring = RingId(r.array()?);
         let version = r.u64()?;
         let prev_hash = r.array()?;
-        let applied = GovRef {
-            version: r.u64()?,
-            hash: r.array()?,
-        };
-        let seen = GovRef {
+        let governance = GovRef {
             version: r.u64()?,
             hash: r.array()?,
         };
@@ -508,8 +498,7 @@ impl SignedKeyState {
             ring,
             version,
             prev_hash,
-            applied,
-            seen,
+            governance,
             write_time,
             fresh_until,
             reset_serial,

@@ -52,8 +52,8 @@ pub const MAX_GOVERNANCE_LEN: usize = 256 * 1024;
 pub const MAX_KEY_STATE_LEN: usize = 8 * 1024 * 1024;
 /// Format byte of a pin.
 pub const PIN_FORMAT: u8 = 1;
-/// Most admins a pin names.
-pub const MAX_PIN_ADMINS: usize = 64;
+/// Most admins a pin names (as many as a ring can have members).
+pub const MAX_PIN_ADMINS: usize = governance::MAX_MEMBERS;
 
 /// What a reader trusts a ring through: the ring id, admin identities, and the highest
 /// governance and key-state versions (with hashes) it has seen. Save the pin [`Ring::pin`]
@@ -67,8 +67,20 @@ pub struct Pin {
     pub admins: Vec<PublicIdentity>,
     /// Highest governance version seen, and its record hash.
     pub governance: Option<GovRef>,
-    /// Highest key-state version seen, and its record hash.
-    pub key_state: Option<GovRef>,
+    /// Highest key state seen.
+    pub key_state: Option<PinnedKeyState>,
+}
+
+/// The key state a pin has seen: its version and hash, and the governance version it carried
+/// out (which never decreases either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PinnedKeyState {
+    /// Key-state version.
+    pub version: u64,
+    /// Key-state record hash.
+    pub hash: [u8; 32],
+    /// The governance version that key state carried out.
+    pub governance_version: u64,
 }
 
 impl Pin {
@@ -82,24 +94,32 @@ impl Pin {
         }
     }
 
-    /// `0x01 ‖ ring id ‖ n (u8) ‖ n × public identity (64) ‖ [flag ‖ version (u64) ‖ hash]`
-    /// for the governance, then the same for the key state.
+    /// `0x01 ‖ ring id ‖ n (u16) ‖ n × public identity (64)
+    /// ‖ [0x00 | 0x01 ‖ governance version (u64) ‖ hash (32)]
+    /// ‖ [0x00 | 0x01 ‖ key-state version (u64) ‖ hash (32) ‖ its governance version (u64)]`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(20 + 64 * self.admins.len() + 82);
+        let mut out = Vec::with_capacity(20 + 64 * self.admins.len() + 90);
         out.put_u8(PIN_FORMAT);
         out.put(&self.ring.0);
-        out.put_u8(u8::try_from(self.admins.len()).unwrap_or(u8::MAX));
+        out.put_count16(self.admins.len());
         for a in &self.admins {
             out.put(&a.to_bytes());
         }
-        for r in [self.governance, self.key_state] {
-            match r {
-                None => out.put_u8(0),
-                Some(r) => {
-                    out.put_u8(1);
-                    out.put_u64(r.version);
-                    out.put(&r.hash);
-                }
+        match self.governance {
+            None => out.put_u8(0),
+            Some(g) => {
+                out.put_u8(1);
+                out.put_u64(g.version);
+                out.put(&g.hash);
+            }
+        }
+        match self.key_state {
+            None => out.put_u8(0),
+            Some(k) => {
+                out.put_u8(1);
+                out.put_u64(k.version);
+                out.put(&k.hash);
+                out.put_u64(k.governance_version);
             }
         }
         out
@@ -115,30 +135,31 @@ impl Pin {
             ));
         }
         let ring = RingId(r.array()?);
-        let n = usize::from(r.u8()?);
-        if n > MAX_PIN_ADMINS {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                "a pin names at most 64 admins",
-            ));
-        }
+        let n = r.count16(MAX_PIN_ADMINS)?;
         let mut admins = Vec::with_capacity(n);
         for _ in 0..n {
             admins.push(PublicIdentity::from_bytes(
                 r.bytes(PublicIdentity::ENCODED_LEN)?,
             )?);
         }
-        let mut refs = [None, None];
-        for slot in &mut refs {
-            if r.flag()? {
-                *slot = Some(GovRef {
-                    version: r.u64()?,
-                    hash: r.array()?,
-                });
-            }
-        }
+        let governance = if r.flag()? {
+            Some(GovRef {
+                version: r.u64()?,
+                hash: r.array()?,
+            })
+        } else {
+            None
+        };
+        let key_state = if r.flag()? {
+            Some(PinnedKeyState {
+                version: r.u64()?,
+                hash: r.array()?,
+                governance_version: r.u64()?,
+            })
+        } else {
+            None
+        };
         r.finish()?;
-        let [governance, key_state] = refs;
         if admins.is_empty() && governance.is_none() {
             return Err(Error::malformed(
                 "a pin names at least one admin or a governance version",
@@ -153,12 +174,16 @@ impl Pin {
     }
 }
 
-/// The approval query `maintain` and admins ask before a change that needs a quorum.
+/// The approval question asked of every governance change that needs a quorum: by readers
+/// ([`Ring::load_with`], from the approvals the record carries), by the admin's tool
+/// ([`Ring::apply_governance`]) and by key holders in `maintain` (which also reads the request
+/// log for denials).
 #[derive(Clone, Copy, Debug)]
 pub struct QuorumQuery<'a> {
-    /// The governance in force: its policy decides.
+    /// The previous governance: its policy decides.
     pub base: &'a Governance,
-    /// The proposed governance.
+    /// The proposed governance (its [`Governance::approval`] names the request and carries
+    /// the approvals).
     pub candidate: &'a Governance,
     /// [`Governance::content_hash`] of the candidate: what the request must propose.
     pub content_hash: [u8; 32],
@@ -168,10 +193,9 @@ pub struct QuorumQuery<'a> {
     pub now: u64,
 }
 
-/// Decides whether a governance change that needs a quorum has it: reads the request the
-/// candidate names ([`Governance::approval`]) and every decision for it from the request log,
-/// and checks them against the base governance's policy. Return
-/// [`ErrorKind::PolicyUnsatisfied`] when the quorum is short or the log holds a denial.
+/// Decides whether a governance change that needs a quorum has it. Return
+/// [`ErrorKind::PolicyUnsatisfied`] when the quorum is short, a level is missing or a denial
+/// is known; any other error is passed on unchanged (for example a store that cannot be read).
 pub trait QuorumCheck {
     /// `Ok(())` only when the change is approved.
     fn check(&self, query: &QuorumQuery<'_>) -> Result<()>;
@@ -226,13 +250,6 @@ pub enum Event {
     GovernanceApplied {
         /// Version.
         version: u64,
-    },
-    /// `maintain` refused governance `version` (it needs a quorum it does not have).
-    GovernanceRefused {
-        /// Version.
-        version: u64,
-        /// Why.
-        kind: ErrorKind,
     },
     /// The KEK was wrapped to a new key holder.
     KeyHolderAdded {
@@ -348,6 +365,28 @@ fn tampered(message: &'static str) -> Error {
     Error::new(ErrorKind::Tampered, message)
 }
 
+/// The rules of one governance change from `base` to `next`: monotone instructions, and the
+/// quorum when the change needs one and `base` has an approval policy.
+pub(crate) fn check_change(
+    base: &Governance,
+    next: &Governance,
+    quorum: &dyn QuorumCheck,
+    approver_since: &[ApproverSince],
+    now: u64,
+) -> Result<()> {
+    next.check_monotone(base)?;
+    if !base.is_bootstrap() && Change::between(base, next).needs_quorum() {
+        quorum.check(&QuorumQuery {
+            base,
+            candidate: next,
+            content_hash: next.content_hash(),
+            approver_since,
+            now,
+        })?;
+    }
+    Ok(())
+}
+
 fn is_admin_of(g: &Governance, who: &PublicIdentity) -> bool {
     g.role_of(who) == Some(Role::Admin)
 }
@@ -380,8 +419,19 @@ impl Ring {
         ))
     }
 
-    /// Parses and verifies a ring blob through `pin`.
+    /// Parses and verifies a ring blob through `pin`, refusing every governance change that
+    /// needs a quorum ([`NoApprovals`]): [`Ring::load_with`] with the approval checker of the
+    /// elevated-access layer accepts approved ones.
     pub fn load(bytes: &[u8], pin: &Pin) -> Result<Ring> {
+        Ring::load_with(bytes, pin, &NoApprovals)
+    }
+
+    /// Parses and verifies a ring blob through `pin`: every governance record's signature and
+    /// link, each change after the pinned point made by an admin of the previous version,
+    /// keeping the rules of [`Governance::check_monotone`], and approved by `quorum` when it
+    /// needs a quorum; the key state signed by a key holder of the governance it carries out;
+    /// nothing older than the pin has seen.
+    pub fn load_with(bytes: &[u8], pin: &Pin, quorum: &dyn QuorumCheck) -> Result<Ring> {
         let mut r = Reader::new(bytes);
         if r.bytes(RING_MAGIC.len())? != RING_MAGIC {
             return Err(Error::malformed("not a dkm ring (bad magic)"));
@@ -394,11 +444,6 @@ impl Ring {
         }
         let id = RingId(r.array()?);
         let n = usize::from(r.u8()?);
-        if n == 0 {
-            return Err(Error::malformed(
-                "a ring carries at least one governance record",
-            ));
-        }
         if n > MAX_GOVERNANCE_HISTORY {
             return Err(Error::new(
                 ErrorKind::TooLarge,
@@ -427,15 +472,18 @@ impl Ring {
             head,
             key_state,
         };
-        ring.verify_chain()?;
-        ring.verify_pin(pin)?;
+        let anchor = ring.verify_chain(pin, quorum)?;
+        ring.verify_key_state_pin(pin)?;
         if let Some(ks) = &ring.key_state {
-            ring.verify_key_state(ks)?;
+            ring.verify_key_state(ks, anchor)?;
         }
         Ok(ring)
     }
 
-    fn verify_chain(&self) -> Result<()> {
+    /// Checks the links of the whole chain, finds the record the pin vouches for (the
+    /// anchor), and checks every change after it. Returns the oldest version a key state may
+    /// carry out (the anchor on first use, else 0).
+    fn verify_chain(&self, pin: &Pin, quorum: &dyn QuorumCheck) -> Result<u64> {
         let mut prev: Option<&SignedGovernance> = None;
         for g in self.history() {
             if g.governance().ring != self.id {
@@ -465,12 +513,8 @@ impl Ring {
             }
             prev = Some(g);
         }
-        Ok(())
-    }
-
-    fn verify_pin(&self, pin: &Pin) -> Result<()> {
         let latest = self.latest();
-        match pin.governance {
+        let anchor = match pin.governance {
             Some(p) => {
                 if p.version > latest.version() {
                     return Err(Error::new(
@@ -490,18 +534,40 @@ impl Ring {
                         "the ring's governance differs from the pinned version with the same number: refusing a fork",
                     ));
                 }
+                p.version
             }
-            None => {
-                let anchored = self
-                    .history()
-                    .any(|g| pin.admins.iter().any(|a| a == g.signer()));
-                if !anchored {
-                    return Err(tampered(
-                        "no governance record of this ring is signed by an admin the pin names",
-                    ));
-                }
+            None => self
+                .history()
+                .find(|g| pin.admins.iter().any(|a| a == g.signer()))
+                .map(SignedGovernance::version)
+                .ok_or(tampered(
+                    "no governance record of this ring is signed by an admin the pin names",
+                ))?,
+        };
+        let since = self
+            .key_state
+            .as_ref()
+            .map(|k| k.key_state().approver_since.as_slice())
+            .unwrap_or_default();
+        let now = self
+            .key_state
+            .as_ref()
+            .map_or(0, |k| k.key_state().write_time);
+        let mut prev: Option<&SignedGovernance> = None;
+        for g in self.history() {
+            if let Some(p) = prev
+                && g.version() > anchor
+            {
+                check_change(p.governance(), g.governance(), quorum, since, now)?;
             }
+            prev = Some(g);
         }
+        // Records up to a pinned version were checked by the loads that led to the pin; on
+        // first use, records before the anchor were never checked.
+        Ok(if pin.governance.is_some() { 0 } else { anchor })
+    }
+
+    fn verify_key_state_pin(&self, pin: &Pin) -> Result<()> {
         match (pin.key_state, &self.key_state) {
             (None, _) => Ok(()),
             (Some(_), None) => Err(Error::new(
@@ -509,11 +575,14 @@ impl Ring {
                 "the ring has no key state but the pin has seen one: refusing a rollback",
             )),
             (Some(p), Some(ks)) => {
-                let v = ks.key_state().version;
-                if v < p.version || (v == p.version && ks.hash() != p.hash) {
+                let k = ks.key_state();
+                if k.version < p.version
+                    || (k.version == p.version && ks.hash() != p.hash)
+                    || k.governance.version < p.governance_version
+                {
                     Err(Error::new(
                         ErrorKind::Rollback,
-                        "the ring's key state is older than, or differs from, the pinned version: refusing a rollback",
+                        "the ring's key state is older than, or differs from, what the pin has seen: refusing a rollback",
                     ))
                 } else {
                     Ok(())
@@ -530,19 +599,21 @@ impl Ring {
             ))
     }
 
-    fn verify_key_state(&self, sks: &SignedKeyState) -> Result<()> {
+    fn verify_key_state(&self, sks: &SignedKeyState, anchor: u64) -> Result<()> {
         let ks = sks.key_state();
         if ks.ring != self.id {
             return Err(tampered("the key state names another ring"));
         }
-        let applied = self.find(ks.applied)?.governance();
-        let seen = self.find(ks.seen)?.governance();
-        let signer = sks.signer();
-        if applied.role_of(signer) != Some(Role::Service)
-            || seen.role_of(signer) != Some(Role::Service)
-        {
+        let record = self.find(ks.governance)?;
+        if record.version() < anchor {
             return Err(tampered(
-                "the key state is not signed by a key holder of the governance it binds",
+                "the key state carries out a governance older than the pin can vouch for",
+            ));
+        }
+        let applied = record.governance();
+        if applied.role_of(sks.signer()) != Some(Role::Service) {
+            return Err(tampered(
+                "the key state is not signed by a key holder of the governance it carries out",
             ));
         }
         let holders: Vec<IdentityId> = applied.with_role(Role::Service).map(|p| p.id()).collect();
@@ -556,6 +627,13 @@ impl Ring {
             .revoked_epochs
             .iter()
             .any(|e| ks.epoch(*e).is_some_and(|r| r.state == EpochState::Live));
+        let period = u64::from(applied.policy.freshness_intervals)
+            .saturating_mul(applied.policy.interval_secs);
+        if ks.fresh_until != ks.write_time.saturating_add(period) {
+            return Err(tampered(
+                "the key state's freshness deadline is not its write time plus the policy's period",
+            ));
+        }
         if revoked_live
             || ks.shred_applied != applied.shred_before
             || ks.reset_serial != applied.write_time_reset.serial
@@ -582,10 +660,10 @@ impl Ring {
         self.latest().governance()
     }
 
-    /// The governance in force: the one the key state applies (the first, before any).
+    /// The governance in force: the one the key state carries out (the first, before any).
     pub fn applied_governance(&self) -> &Governance {
         match &self.key_state {
-            Some(ks) => match self.find(ks.key_state().applied) {
+            Some(ks) => match self.find(ks.key_state().governance) {
                 Ok(g) => g.governance(),
                 Err(_) => self.governance(),
             },
@@ -606,7 +684,7 @@ impl Ring {
     /// Governance changes wait for a key holder's `maintain` (or there are no keys yet).
     pub fn is_pending(&self) -> bool {
         match &self.key_state {
-            Some(ks) => ks.key_state().seen.version < self.latest().version(),
+            Some(ks) => ks.key_state().governance.version < self.latest().version(),
             None => true,
         }
     }
@@ -639,9 +717,10 @@ impl Ring {
                 version: latest.version(),
                 hash: latest.hash(),
             }),
-            key_state: self.key_state.as_ref().map(|ks| GovRef {
+            key_state: self.key_state.as_ref().map(|ks| PinnedKeyState {
                 version: ks.key_state().version,
                 hash: ks.hash(),
+                governance_version: ks.key_state().governance.version,
             }),
         }
     }
@@ -709,23 +788,11 @@ impl Ring {
         }
     }
 
-    /// The governance a new draft starts from: the one in force once `maintain` has judged
-    /// every version (so a change it refused is dropped), else the newest.
-    pub fn draft_base(&self) -> &Governance {
-        match &self.key_state {
-            Some(ks) if ks.key_state().seen.version == self.latest().version() => {
-                self.applied_governance()
-            }
-            _ => self.governance(),
-        }
-    }
-
-    /// The next governance version to edit: the content of [`Ring::draft_base`], with the
-    /// version after the newest, the hash link to it and no approval. Change it, then
-    /// [`Ring::apply_governance`].
+    /// The next governance version to edit: the newest content with the version bumped, the
+    /// hash link set and no approval. Change it, then [`Ring::apply_governance`].
     pub fn draft(&self) -> Governance {
         let latest = self.latest();
-        let mut g = self.draft_base().clone();
+        let mut g = latest.governance().clone();
         g.version = latest.version().saturating_add(1);
         g.prev_hash = latest.hash();
         g.approval = None;
@@ -734,15 +801,15 @@ impl Ring {
 
     /// Whether `draft` needs the approval policy's quorum (never during bootstrap).
     pub fn needs_quorum(&self, draft: &Governance) -> bool {
-        let base = self.draft_base();
+        let base = self.governance();
         !base.is_bootstrap() && Change::between(base, draft).needs_quorum()
     }
 
-    /// Signs `draft` as `admin` (an admin of the newest governance and of the draft's base)
-    /// and appends it. A change that needs a quorum must name its approved request
-    /// ([`Governance::approval`]) and pass `quorum` (else [`ErrorKind::PolicyUnsatisfied`]);
-    /// key holders check it again in `maintain`. Drops the oldest records past
-    /// [`MAX_GOVERNANCE_HISTORY`].
+    /// Signs `draft` as `admin` (an admin of the newest governance) and appends it. A change
+    /// that needs a quorum must carry its approvals ([`Governance::approval`]) and pass
+    /// `quorum` (else [`ErrorKind::PolicyUnsatisfied`]): readers and key holders check them
+    /// again. Refuses a shredding cutoff later than `now`. Drops the oldest records past
+    /// [`MAX_GOVERNANCE_HISTORY`], never the one the key state carries out.
     pub fn apply_governance(
         &mut self,
         draft: Governance,
@@ -751,11 +818,10 @@ impl Ring {
         now: u64,
     ) -> Result<(Change, Vec<Event>)> {
         let latest = self.latest();
-        let base = self.draft_base();
-        if !is_admin_of(latest.governance(), admin.public()) || !is_admin_of(base, admin.public()) {
+        if !is_admin_of(latest.governance(), admin.public()) {
             return Err(Error::new(
                 ErrorKind::NotAMember,
-                "only an admin of the ring's governance in force can change it",
+                "only an admin of the ring's current governance can change it",
             ));
         }
         if draft.ring != self.id {
@@ -771,34 +837,31 @@ impl Ring {
                 "the draft does not follow the ring's newest governance: reload and redo the change",
             )
         })?;
-        draft.check_monotone(base)?;
-        let change = Change::between(base, &draft);
-        if change.is_empty() && Change::between(latest.governance(), &draft).is_empty() {
+        let change = Change::between(latest.governance(), &draft);
+        if change.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "the draft changes nothing",
             ));
         }
-        if self.needs_quorum(&draft) {
-            let since = self
-                .key_state
-                .as_ref()
-                .map(|k| k.key_state().approver_since.as_slice())
-                .unwrap_or_default();
-            quorum.check(&QuorumQuery {
-                base,
-                candidate: &draft,
-                content_hash: draft.content_hash(),
-                approver_since: since,
-                now,
-            })?;
+        if change.shredding && draft.shred_before > now {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a shredding cutoff cannot be in the future",
+            ));
         }
+        let since = self
+            .key_state
+            .as_ref()
+            .map(|k| k.key_state().approver_since.as_slice())
+            .unwrap_or_default();
+        check_change(latest.governance(), &draft, quorum, since, now)?;
         let version = draft.version;
         let signed = draft.sign(admin)?;
         let keep_from = self
             .key_state
             .as_ref()
-            .map_or(1, |k| k.key_state().applied.version);
+            .map_or(1, |k| k.key_state().governance.version);
         let mut older: Vec<SignedGovernance> = self.history().cloned().collect();
         let drop = (older.len() + 1).saturating_sub(MAX_GOVERNANCE_HISTORY);
         if older.iter().take(drop).any(|g| g.version() >= keep_from) {
@@ -828,7 +891,7 @@ impl Ring {
     }
 
     pub(crate) fn set_key_state(&mut self, ks: SignedKeyState) -> Result<()> {
-        self.verify_key_state(&ks)?;
+        self.verify_key_state(&ks, 0)?;
         self.key_state = Some(ks);
         Ok(())
     }
