@@ -8,11 +8,18 @@
 //! - `identity_text`: the public and secret texts of `testvectors/v1/identities.json`.
 //! - `binary_forms`: a key id, a seal-only key, public identities (`x25519 ‖ ed25519`, which
 //!   are also 64-byte inputs to `Identity::from_secrets`), identity secrets, node positions.
+//! - `ring`: from `testvectors/v1/ring.json`, the ring blob, its governance records and key
+//!   state, the pins (first use, after load, and the distinct pins of the invalid cases), the
+//!   invalid blobs that differ from the valid one, and valid blobs built from the vector's
+//!   records: without a key state (governance v1 alone; v1 and v2), and the newest record
+//!   alone with the key state (a trimmed history); and invalid blobs of valid records
+//!   (reordered, repeated, a key state bound outside the chain, a trimmed history without a
+//!   key state).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use dkm_core::{KeyId, NodePos, armor};
+use dkm_core::{KeyId, NodePos, Pin, Ring, armor};
 use dkm_fuzz::{EPOCH, RING, epoch_keys, sealed_seeds};
 
 /// The string values of every `"key": "value"` line of a pretty-printed JSON file (the test
@@ -44,7 +51,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let vectors = root.join("../testvectors/v1");
     let seeds = root.join("seeds");
-    for target in ["sealed", "armor", "identity_text", "binary_forms"] {
+    for target in ["sealed", "armor", "identity_text", "binary_forms", "ring"] {
         let dir = seeds.join(target);
         if dir.exists() {
             fs::remove_dir_all(&dir).expect("clear seed dir");
@@ -130,5 +137,145 @@ fn main() {
     ] {
         write(&bin, name, &pos.to_bytes());
     }
+
+    ring_seeds(&vectors.join("ring.json"), &seeds.join("ring"));
     println!("seeds written to {}", seeds.display());
+}
+
+/// A ring blob: `"DKMR" ‖ 0x01 ‖ ring id ‖ n ‖ n × (u32 length ‖ record) ‖ flag ‖ [u32
+/// length ‖ key state]`.
+fn ring_blob(id: &[u8], records: &[&[u8]], key_state: Option<&[u8]>) -> Vec<u8> {
+    fn put32(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend_from_slice(&u32::try_from(b.len()).expect("length").to_be_bytes());
+        out.extend_from_slice(b);
+    }
+    let mut out = b"DKMR\x01".to_vec();
+    out.extend_from_slice(id);
+    out.push(u8::try_from(records.len()).expect("record count"));
+    for r in records {
+        put32(&mut out, r);
+    }
+    match key_state {
+        None => out.push(0),
+        Some(ks) => {
+            out.push(1);
+            put32(&mut out, ks);
+        }
+    }
+    out
+}
+
+fn slug(name: &str) -> String {
+    name.chars()
+        .filter(|&c| c != '\'')
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .split('-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn ring_seeds(path: &Path, dir: &Path) {
+    let one = |key: &str| -> Vec<u8> {
+        match json_strings(path, key).as_slice() {
+            [v] => hex(v),
+            other => panic!(
+                "{}: {} \"{key}\" values, expected 1",
+                path.display(),
+                other.len()
+            ),
+        }
+    };
+    let pin_first_use = one("pin_first_use");
+    let pin_after_load = one("pin_after_load");
+    // "blob": the valid one (top level, first in the file), then those of "invalid".
+    let blobs: Vec<Vec<u8>> = json_strings(path, "blob").iter().map(|h| hex(h)).collect();
+    let names = json_strings(path, "name");
+    let pins: Vec<Vec<u8>> = json_strings(path, "pin").iter().map(|h| hex(h)).collect();
+    let (blob, invalid) = blobs.split_first().expect("ring.json has a blob");
+    assert_eq!(invalid.len(), names.len(), "invalid cases: blobs and names");
+    assert_eq!(invalid.len(), pins.len(), "invalid cases: blobs and pins");
+
+    let first_use = Pin::from_bytes(&pin_first_use).expect("pin_first_use");
+    let ring = Ring::load(blob, &first_use).expect("the vector's blob loads");
+    assert_eq!(&ring.to_bytes(), blob, "the vector's blob is canonical");
+    assert_eq!(ring.pin().to_bytes(), pin_after_load, "pin_after_load");
+    write(dir, "tv-blob", blob);
+    write(dir, "tv-pin-first-use", &pin_first_use);
+    write(dir, "tv-pin-after-load", &pin_after_load);
+
+    let records: Vec<Vec<u8>> = json_strings(path, "record")
+        .iter()
+        .map(|h| hex(h))
+        .collect();
+    let history: Vec<&[u8]> = ring.history().map(|g| g.as_bytes()).collect();
+    assert_eq!(
+        records.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        history,
+        "governance[].record are the blob's records"
+    );
+    for (i, r) in records.iter().enumerate() {
+        write(dir, &format!("tv-governance-{}", i + 1), r);
+    }
+    let key_state = ring.key_state().expect("the vector's ring has a key state");
+    write(dir, "tv-key-state", key_state.as_bytes());
+
+    // Valid rings without a key state, from the vector's own records: they reach
+    // `KeyHolder::open` for a ring with no keys yet.
+    let id = ring.id().0;
+    for n in 1..=records.len().min(2) {
+        let recs: Vec<&[u8]> = records.iter().take(n).map(Vec::as_slice).collect();
+        let b = ring_blob(&id, &recs, None);
+        let loaded = Ring::load(&b, &first_use).expect("a ring without key state loads");
+        assert_eq!(loaded.to_bytes(), b);
+        write(dir, &format!("gen-ring-v1-to-v{n}-no-key-state"), &b);
+    }
+    // A valid ring whose history was trimmed: the newest record and the key state only (a
+    // ring with a key state may start past version 1).
+    let newest = records.last().expect("ring.json has governance records");
+    let b = ring_blob(&id, &[newest], Some(key_state.as_bytes()));
+    let loaded = Ring::load(&b, &first_use).expect("a trimmed ring loads");
+    assert_eq!(loaded.to_bytes(), b);
+    write(
+        dir,
+        &format!("gen-ring-v{}-only-with-key-state", records.len()),
+        &b,
+    );
+
+    // Invalid rings of valid records, for `Ring::load`'s chain, history and binding checks.
+    let ks = Some(key_state.as_bytes());
+    let (first, rest) = records
+        .split_first()
+        .expect("ring.json has governance records");
+    let mut reordered: Vec<&[u8]> = rest.iter().map(Vec::as_slice).collect();
+    reordered.push(first);
+    for (name, recs, ks) in [
+        ("records-reordered", reordered, ks),
+        ("v1-repeated", vec![first.as_slice(), first], ks),
+        ("v1-only-with-key-state", vec![first.as_slice()], ks),
+        ("newest-only-no-key-state", vec![newest.as_slice()], None),
+    ] {
+        let b = ring_blob(&id, &recs, ks);
+        assert!(Ring::load(&b, &first_use).is_err(), "{name} loads");
+        write(dir, &format!("gen-invalid-{name}"), &b);
+    }
+
+    let mut seen: Vec<&[u8]> = vec![blob, &pin_first_use, &pin_after_load];
+    for ((b, name), pin) in invalid.iter().zip(&names).zip(&pins) {
+        if !seen.contains(&b.as_slice()) {
+            write(dir, &format!("tv-invalid-{}", slug(name)), b);
+            seen.push(b);
+        }
+        if !seen.contains(&pin.as_slice()) {
+            write(dir, &format!("tv-pin-case-{}", slug(name)), pin);
+            seen.push(pin);
+        }
+    }
 }
