@@ -189,7 +189,9 @@ pub struct QuorumQuery<'a> {
     pub content_hash: [u8; 32],
     /// Since when each approver counts (cool-off), from the key state.
     pub approver_since: &'a [ApproverSince],
-    /// The checker's time.
+    /// The checker's time: `now` for the admin's tool and `maintain`; for a reader the key
+    /// state's write time (0 without one). Judge an approval's cool-off and expiry by the
+    /// times the approval objects carry, not by this.
     pub now: u64,
 }
 
@@ -558,7 +560,17 @@ impl Ring {
             if let Some(p) = prev
                 && g.version() > anchor
             {
-                check_change(p.governance(), g.governance(), quorum, since, now)?;
+                check_change(p.governance(), g.governance(), quorum, since, now).map_err(
+                    |e| {
+                        if e.kind() == ErrorKind::InvalidInput {
+                            Error::malformed(
+                                "a governance change breaks the chain rules (undoes a revocation, lowers the shred cutoff, rewrites a reset or removes the last key holder)",
+                            )
+                        } else {
+                            e
+                        }
+                    },
+                )?;
             }
             prev = Some(g);
         }
@@ -606,8 +618,9 @@ impl Ring {
         }
         let record = self.find(ks.governance)?;
         if record.version() < anchor {
-            return Err(tampered(
-                "the key state carries out a governance older than the pin can vouch for",
+            return Err(Error::new(
+                ErrorKind::Stale,
+                "the key state carries out a governance older than the pin can vouch for: a key holder must run maintain (or pin an admin who signed that version)",
             ));
         }
         let applied = record.governance();
@@ -843,6 +856,18 @@ impl Ring {
                 ErrorKind::InvalidInput,
                 "the draft changes nothing",
             ));
+        }
+        if self.key_state.is_some() {
+            let in_force = self.applied_governance();
+            let keeps_one = in_force
+                .with_role(Role::Service)
+                .any(|h| draft.role_of(h) == Some(Role::Service));
+            if !keeps_one {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "the change keeps none of the key holders who hold the KEK now: add the new key holder, let maintain carry it out, then remove the old one",
+                ));
+            }
         }
         if change.shredding && draft.shred_before > now {
             return Err(Error::new(

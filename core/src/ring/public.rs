@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
-use super::{Pin, Ring};
+use super::{Pin, QuorumCheck, Ring};
 use crate::error::{Error, ErrorKind, Result};
 use crate::keys::SealOnlyKey;
 
@@ -21,6 +21,14 @@ impl RingPublic {
     pub fn load(bytes: &[u8], pin: &Pin) -> Result<RingPublic> {
         Ok(RingPublic {
             ring: Ring::load(bytes, pin)?,
+        })
+    }
+
+    /// [`RingPublic::load`] accepting governance changes `quorum` approves
+    /// ([`Ring::load_with`]).
+    pub fn load_with(bytes: &[u8], pin: &Pin, quorum: &dyn QuorumCheck) -> Result<RingPublic> {
+        Ok(RingPublic {
+            ring: Ring::load_with(bytes, pin, quorum)?,
         })
     }
 
