@@ -15,16 +15,7 @@ use dkm_core::{
 };
 
 const DAY: u64 = 86_400;
-const NO_ANCHORS: (Anchor, Anchor) = (
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-);
+const NO_ANCHORS: (Anchor, Anchor) = (Anchor::EMPTY, Anchor::EMPTY);
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");

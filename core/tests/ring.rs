@@ -29,16 +29,7 @@ use dkm_core::{
 const START: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const DAY: u64 = 86_400;
 const HOUR: u64 = 3_600;
-const NO: (Anchor, Anchor) = (
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-);
+const NO: (Anchor, Anchor) = (Anchor::EMPTY, Anchor::EMPTY);
 
 // ---- helpers ---------------------------------------------------------------------------
 

@@ -17,16 +17,7 @@ use dkm_core::{
 };
 
 const START: u64 = 1_767_225_600;
-const NO: (Anchor, Anchor) = (
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-);
+const NO: (Anchor, Anchor) = (Anchor::EMPTY, Anchor::EMPTY);
 
 /// Approves exactly the registered content hashes (a test stand-in for the approval objects of
 /// elevated access).

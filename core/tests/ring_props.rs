@@ -41,16 +41,7 @@ const DAY: u64 = 86_400;
 const HOUR: u64 = 3_600;
 const LEAVES: u64 = 65_536;
 const MAX_HISTORY: usize = 32;
-const NO: (Anchor, Anchor) = (
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-);
+const NO: (Anchor, Anchor) = (Anchor::EMPTY, Anchor::EMPTY);
 
 // ---- the test request log --------------------------------------------------------------
 

@@ -14,16 +14,7 @@ use dkm_core::{ErrorKind, Identity, KeyHolder, NoApprovals, Pin, Policy, Ring, R
 
 const START: u64 = 1_767_225_600;
 const DAY: u64 = 86_400;
-const NO: (Anchor, Anchor) = (
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-    Anchor {
-        seq: 0,
-        hash: [0; 32],
-    },
-);
+const NO: (Anchor, Anchor) = (Anchor::EMPTY, Anchor::EMPTY);
 
 #[test]
 fn smoke() {

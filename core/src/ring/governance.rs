@@ -12,9 +12,10 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::{Identity, IdentityId, PublicIdentity, SIGNATURE_LEN, SigDomain};
+use crate::identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 use crate::keys::RingId;
 use crate::labels;
+use crate::ring::record::{Envelope, record_hash, sign_record};
 use crate::tree::{MAX_INTERVAL_SECS, MAX_START};
 
 /// Format byte of a governance record.
@@ -713,10 +714,8 @@ impl Governance {
                 }
             }
         }
-        bytes.put(&admin.public().to_bytes());
-        let sig = admin.sign(SigDomain::Governance, &bytes);
-        bytes.put(&sig);
-        let hash = governance_hash(&bytes);
+        let (bytes, hash) =
+            sign_record(bytes, admin, SigDomain::Governance, labels::GOVERNANCE_HASH);
         Ok(SignedGovernance {
             gov: self,
             signer: admin.public().clone(),
@@ -724,13 +723,6 @@ impl Governance {
             hash,
         })
     }
-}
-
-fn governance_hash(bytes: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(labels::GOVERNANCE_HASH);
-    h.update(bytes);
-    h.finalize().into()
 }
 
 impl SignedGovernance {
@@ -786,10 +778,7 @@ impl SignedGovernance {
         } else {
             None
         };
-        let signed_len = bytes.len().saturating_sub(r.remaining());
-        let signer = PublicIdentity::from_bytes(r.bytes(PublicIdentity::ENCODED_LEN)?)?;
-        let signature: [u8; SIGNATURE_LEN] = r.array()?;
-        r.finish()?;
+        let envelope = Envelope::read(r, bytes)?;
         let gov = Governance {
             ring,
             version,
@@ -812,15 +801,12 @@ impl SignedGovernance {
                 e
             }
         })?;
-        let signed = bytes
-            .get(..signed_len.saturating_add(PublicIdentity::ENCODED_LEN))
-            .ok_or(Error::malformed("governance record is truncated"))?;
-        signer.verify(SigDomain::Governance, signed, &signature)?;
+        envelope.verify(bytes, SigDomain::Governance)?;
         Ok(SignedGovernance {
             gov,
-            signer,
+            signer: envelope.signer,
             bytes: bytes.to_vec(),
-            hash: governance_hash(bytes),
+            hash: record_hash(labels::GOVERNANCE_HASH, bytes),
         })
     }
 

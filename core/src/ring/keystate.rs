@@ -9,15 +9,15 @@ use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::encoding::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::{Identity, IdentityId, PublicIdentity, SIGNATURE_LEN, SigDomain};
+use crate::identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 use crate::keys::{KeyId, RingId, SealOnlyKey};
 use crate::labels;
 use crate::ring::governance::MAX_MEMBERS;
+use crate::ring::record::{Envelope, record_hash, sign_record};
 use crate::secret::Secret32;
 use crate::tree::{MAX_NODES, Node, NodePos, NodeSet, Schedule, hmac_sha256};
 use crate::xaes::{NONCE_LEN, TAG_LEN, XaesKey};
@@ -88,6 +88,14 @@ pub struct Anchor {
     pub seq: u64,
     /// Hash of the last record (zeros when empty).
     pub hash: [u8; 32],
+}
+
+impl Anchor {
+    /// The head of an empty stream.
+    pub const EMPTY: Anchor = Anchor {
+        seq: 0,
+        hash: [0; 32],
+    };
 }
 
 /// The KEK wrapped to one key holder with HPKE.
@@ -359,11 +367,12 @@ impl KeyState {
     /// Signs this key state as the key holder `holder`.
     pub fn sign(self, holder: &Identity) -> Result<SignedKeyState> {
         self.validate()?;
-        let mut bytes = self.body_bytes();
-        bytes.put(&holder.public().to_bytes());
-        let sig = holder.sign(SigDomain::KeyState, &bytes);
-        bytes.put(&sig);
-        let hash = key_state_hash(&bytes);
+        let (bytes, hash) = sign_record(
+            self.body_bytes(),
+            holder,
+            SigDomain::KeyState,
+            labels::KEY_STATE_HASH,
+        );
         Ok(SignedKeyState {
             ks: self,
             signer: holder.public().clone(),
@@ -371,13 +380,6 @@ impl KeyState {
             hash,
         })
     }
-}
-
-fn key_state_hash(bytes: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(labels::KEY_STATE_HASH);
-    h.update(bytes);
-    h.finalize().into()
 }
 
 impl SignedKeyState {
@@ -490,10 +492,7 @@ impl SignedKeyState {
         for _ in 0..n {
             used_requests.push(r.array()?);
         }
-        let signed_len = bytes.len().saturating_sub(r.remaining());
-        let signer = PublicIdentity::from_bytes(r.bytes(PublicIdentity::ENCODED_LEN)?)?;
-        let signature: [u8; SIGNATURE_LEN] = r.array()?;
-        r.finish()?;
+        let envelope = Envelope::read(r, bytes)?;
         let ks = KeyState {
             ring,
             version,
@@ -515,15 +514,12 @@ impl SignedKeyState {
             used_requests,
         };
         ks.validate()?;
-        let signed = bytes
-            .get(..signed_len.saturating_add(PublicIdentity::ENCODED_LEN))
-            .ok_or(Error::malformed("key-state record is truncated"))?;
-        signer.verify(SigDomain::KeyState, signed, &signature)?;
+        envelope.verify(bytes, SigDomain::KeyState)?;
         Ok(SignedKeyState {
             ks,
-            signer,
+            signer: envelope.signer,
             bytes: bytes.to_vec(),
-            hash: key_state_hash(bytes),
+            hash: record_hash(labels::KEY_STATE_HASH, bytes),
         })
     }
 

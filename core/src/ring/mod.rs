@@ -26,6 +26,7 @@ pub mod governance;
 mod holder;
 pub mod keystate;
 mod public;
+mod record;
 
 pub use governance::{
     ApprovalLevel, ApprovalRef, Change, Governance, Member, Policy, Role, SignedGovernance,
