@@ -648,9 +648,16 @@ impl Sim {
             );
         }
         // Every ciphertext.
+        // A revocation or shredding the newest governance orders counts before maintain
+        // carries it out.
+        let newest = &self.govs[&ring.latest().version()];
         let mut h = KeyHolder::open(ring.clone(), &self.everyone[holders[0]]).unwrap();
         for (n, ct) in self.cts.iter().enumerate() {
-            let me = self.epochs[&ct.epoch];
+            let mut me = self.epochs[&ct.epoch];
+            if !me.revoked && !me.destroyed {
+                me.revoked = newest.revoked_epochs.contains(&ct.epoch);
+                me.cutoff = me.cutoff.max(newest.shred_before);
+            }
             let got = h.unseal(&ct.bytes, &ct.ctx);
             if me.revoked {
                 assert_eq!(got.unwrap_err().kind(), ErrorKind::KeyRevoked, "ct {n}");

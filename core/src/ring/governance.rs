@@ -39,6 +39,11 @@ pub const MAX_EVIDENCE_LEN: usize = 4096;
 /// Longest freshness period, in intervals.
 pub const MAX_FRESHNESS_INTERVALS: u32 = 64;
 
+/// Highest governance or key-state version (versions never wrap or saturate).
+pub const MAX_VERSION: u64 = 1 << 62;
+/// Highest epoch number and KEK generation.
+pub const MAX_EPOCH_NUMBER: u32 = 1 << 31;
+
 /// One day, in seconds.
 pub const DAY: u64 = 86_400;
 /// One hour, in seconds.
@@ -538,8 +543,15 @@ impl Governance {
     pub fn validate(&self) -> Result<()> {
         check_name(&self.name)?;
         self.policy.validate()?;
-        if self.version == 0 {
-            return Err(Error::malformed("governance versions start at 1"));
+        if self.version == 0 || self.version > MAX_VERSION {
+            return Err(Error::malformed("governance versions are 1 to 2^62"));
+        }
+        if self
+            .revoked_epochs
+            .last()
+            .is_some_and(|e| *e > MAX_EPOCH_NUMBER)
+        {
+            return Err(Error::malformed("epoch numbers are at most 2^31"));
         }
         if self.version == 1 && self.prev_hash != [0; 32] {
             return Err(Error::malformed(
@@ -624,7 +636,7 @@ impl Governance {
                 "a governance record names another ring",
             ));
         }
-        if self.version != prev.gov.version.saturating_add(1) || self.prev_hash != prev.hash {
+        if prev.gov.version.checked_add(1) != Some(self.version) || self.prev_hash != prev.hash {
             return Err(Error::new(
                 ErrorKind::Tampered,
                 "the governance history is not a chain: a version is missing or a link is broken",
@@ -633,9 +645,9 @@ impl Governance {
         Ok(())
     }
 
-    /// Rules from the governance in force (`base`) to this one: nothing revoked or shredded is
-    /// brought back, a write-time reset is never rewritten, and once the ring has a key holder
-    /// it keeps one. Checked by the admin's tool and by `maintain` (a version breaking them is
+    /// Rules from the previous version (`base`) to this one: nothing revoked or shredded is
+    /// brought back, a write-time reset is never rewritten, once the ring has a key holder it
+    /// keeps one, and once it has approval levels it keeps at least one. Checked by the admin's tool and by `maintain` (a version breaking them is
     /// refused, never carried out).
     pub fn check_monotone(&self, base: &Governance) -> Result<()> {
         let undoes_revocation = base
@@ -656,6 +668,12 @@ impl Governance {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 "the last key holder cannot be removed",
+            ));
+        }
+        if !base.is_bootstrap() && self.is_bootstrap() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "once a ring has an approval policy it keeps one: bootstrap never comes back",
             ));
         }
         Ok(())

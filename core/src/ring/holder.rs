@@ -17,10 +17,45 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
 use crate::keys::{EpochKeys, IntervalKeys, SealOnlyKey};
+use crate::ring::governance::{MAX_EPOCH_NUMBER, MAX_VERSION};
 use crate::ring::keystate::MAX_PUBLISHED;
 use crate::sealed::{SealedSecret, decode_any};
 use crate::secret::Secret32;
 use crate::tree::{NodeSet, Schedule};
+
+/// What shredding to `cutoff` leaves of an epoch's nodes: `None` when nothing changes,
+/// `Some(None)` when nothing is left, else the covers of the intervals that end after it.
+fn shred(nodes: &NodeSet, sched: &Schedule, cutoff: u64) -> Result<Option<Option<NodeSet>>> {
+    let Some(first_kept) = super::keystate::first_kept(sched, cutoff) else {
+        return Ok(None);
+    };
+    let ranges = nodes.ranges();
+    if ranges
+        .first()
+        .is_some_and(|(a, _)| u64::from(*a) >= first_kept)
+    {
+        return Ok(None);
+    }
+    let mut kept = Vec::new();
+    if let Ok(first_kept) = u16::try_from(first_kept) {
+        for (a, b) in ranges {
+            if b >= first_kept {
+                kept.extend(
+                    nodes
+                        .derive_cover(a.max(first_kept), b)?
+                        .nodes()
+                        .iter()
+                        .cloned(),
+                );
+            }
+        }
+    }
+    if kept.is_empty() {
+        Ok(Some(None))
+    } else {
+        Ok(Some(Some(NodeSet::new(kept)?)))
+    }
+}
 
 /// What `maintain` or `roll_epoch` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,8 +230,23 @@ impl KeyHolder {
     }
 
     fn interval_keys(&mut self, epoch: u32, interval: u16) -> Result<Arc<IntervalKeys>> {
+        // A revocation or shredding the newest governance orders counts at once, before a
+        // key holder's maintain carries it out.
+        let newest = self.ring.governance();
+        let revoked = newest.revoked_epochs.binary_search(&epoch).is_ok();
+        let cutoff = newest.shred_before;
         let keys = self.epoch_keys(epoch)?;
-        if !keys.nodes().can_derive(interval) {
+        if revoked {
+            return Err(Error::new(
+                ErrorKind::KeyRevoked,
+                "the key's epoch was revoked",
+            ));
+        }
+        let end = keys
+            .schedule()
+            .interval_start(interval)
+            .saturating_add(keys.schedule().interval_secs());
+        if !keys.nodes().can_derive(interval) || end <= cutoff {
             return Err(Error::new(
                 ErrorKind::KeyDestroyed,
                 "the key's interval was shredded",
@@ -323,15 +373,37 @@ impl KeyHolder {
             }
         };
         let chain: Vec<_> = self.ring.history().collect();
+        let in_force_idx = first.saturating_sub(1);
         let in_force = chain
-            .get(first.saturating_sub(1))
+            .get(in_force_idx)
+            .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?;
+        // Carry out the newest version in which the caller is still a key holder: if a
+        // later one removes it, another key holder (perhaps one this write adds) goes on.
+        let target = (in_force_idx..chain.len())
+            .rev()
+            .find(|i| {
+                chain
+                    .get(*i)
+                    .is_some_and(|g| g.governance().role_of(&self.holder) == Some(Role::Service))
+            })
+            .filter(|t| *t > in_force_idx || in_force_idx + 1 == chain.len())
+            .ok_or(Error::new(
+                ErrorKind::NotAMember,
+                "this identity is no longer a key holder of the ring",
+            ))?;
+        let applied_rec = *chain
+            .get(target)
             .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))?;
         // When the versions since the one in force add up to nothing that needs a quorum (a
         // change undone by a later one), there is nothing a denial could stop: readers have
         // already checked each version's own approvals. Otherwise each is asked again.
         let net_needs_quorum =
-            Change::between(in_force.governance(), self.ring.governance()).needs_quorum();
-        for pair in chain.windows(2).skip(first.saturating_sub(1)) {
+            Change::between(in_force.governance(), applied_rec.governance()).needs_quorum();
+        for pair in chain
+            .windows(2)
+            .skip(in_force_idx)
+            .take(target - in_force_idx)
+        {
             if let [prev, next] = pair {
                 if net_needs_quorum {
                     check_change(prev.governance(), next.governance(), quorum, since, now)?;
@@ -341,14 +413,7 @@ impl KeyHolder {
                 });
             }
         }
-        let applied_rec = self.ring.latest();
         let ag = applied_rec.governance();
-        if ag.role_of(&self.holder) != Some(Role::Service) {
-            return Err(Error::new(
-                ErrorKind::NotAMember,
-                "this identity is no longer a key holder of the ring",
-            ));
-        }
         let applied = GovRef {
             version: applied_rec.version(),
             hash: applied_rec.hash(),
@@ -427,55 +492,34 @@ impl KeyHolder {
         // 6. Shredding: keep only the intervals that end after the cutoff.
         let shred_applied = old.as_ref().map_or(ag.shred_before, |k| k.shred_applied);
         if ag.shred_before > shred_applied {
-            let cutoff = ag.shred_before;
             roll_kek = true;
             for e in epochs.iter_mut().filter(|e| e.state == EpochState::Live) {
-                let sched = e.schedule()?;
-                if cutoff <= sched.start() {
-                    continue;
-                }
-                let first_kept = (cutoff - sched.start()) / sched.interval_secs();
                 let nodes = plain.get(&e.epoch).ok_or(Error::new(
                     ErrorKind::Internal,
                     "a live epoch's nodes were not opened",
                 ))?;
-                let mut kept = Vec::new();
-                if let Ok(first_kept) = u16::try_from(first_kept) {
-                    for (a, b) in nodes.ranges() {
-                        if b >= first_kept {
-                            let sub = nodes.derive_cover(a.max(first_kept), b)?;
-                            kept.extend(sub.nodes().iter().cloned());
-                        }
+                match shred(nodes, &e.schedule()?, ag.shred_before)? {
+                    None => continue,
+                    Some(None) => {
+                        e.state = EpochState::Destroyed;
+                        e.positions.clear();
+                        e.sealed_nodes.clear();
+                        plain.remove(&e.epoch);
+                        events.push(Event::EpochShredded {
+                            epoch: e.epoch,
+                            first_kept: None,
+                        });
+                    }
+                    Some(Some(set)) => {
+                        let first = set.ranges().first().map(|r| r.0);
+                        plain.insert(e.epoch, set);
+                        events.push(Event::EpochShredded {
+                            epoch: e.epoch,
+                            first_kept: first,
+                        });
                     }
                 }
-                let destroyed_all = kept.is_empty();
-                let unchanged = !destroyed_all
-                    && nodes
-                        .ranges()
-                        .first()
-                        .is_some_and(|(a, _)| u64::from(*a) >= first_kept);
-                if unchanged {
-                    continue;
-                }
                 changed_epochs.push(e.epoch);
-                if destroyed_all {
-                    e.state = EpochState::Destroyed;
-                    e.positions.clear();
-                    e.sealed_nodes.clear();
-                    plain.remove(&e.epoch);
-                    events.push(Event::EpochShredded {
-                        epoch: e.epoch,
-                        first_kept: None,
-                    });
-                } else {
-                    let set = NodeSet::new(kept)?;
-                    let first = set.ranges().first().map(|r| r.0);
-                    plain.insert(e.epoch, set);
-                    events.push(Event::EpochShredded {
-                        epoch: e.epoch,
-                        first_kept: first,
-                    });
-                }
             }
         }
 
@@ -525,10 +569,14 @@ impl KeyHolder {
             let mut number = epochs
                 .last()
                 .map_or(Some(1), |e| e.epoch.checked_add(1))
+                .filter(|n| *n <= MAX_EPOCH_NUMBER)
                 .ok_or(EXHAUSTED)?;
             // Numbers an instruction revoked ahead of time are skipped.
             while ag.revoked_epochs.binary_search(&number).is_ok() {
-                number = number.checked_add(1).ok_or(EXHAUSTED)?;
+                number = number
+                    .checked_add(1)
+                    .filter(|n| *n <= MAX_EPOCH_NUMBER)
+                    .ok_or(EXHAUSTED)?;
             }
             if let Some(prev) = epochs.last_mut()
                 && prev.retired == 0
@@ -539,7 +587,18 @@ impl KeyHolder {
             let sched = Schedule::new(start, policy.interval_secs)?;
             let mut root = [0u8; 32];
             rng.fill_bytes(&mut root);
-            let nodes = NodeSet::from_root(Secret32::from_array(&mut root));
+            let mut nodes = NodeSet::from_root(Secret32::from_array(&mut root));
+            // A cutoff past the new epoch's start (a clock behind the admin's) applies to it too.
+            match shred(&nodes, &sched, ag.shred_before)? {
+                None => {}
+                Some(Some(kept)) => nodes = kept,
+                Some(None) => {
+                    return Err(Error::new(
+                        ErrorKind::OutOfRange,
+                        "the shredding cutoff is past the whole new epoch: check this host's clock",
+                    ));
+                }
+            }
             plain.insert(number, nodes);
             epochs.push(EpochRecord {
                 epoch: number,
@@ -572,6 +631,7 @@ impl KeyHolder {
             let generation = old
                 .as_ref()
                 .map_or(Some(1), |o| o.kek_generation.checked_add(1))
+                .filter(|g| *g <= MAX_EPOCH_NUMBER)
                 .ok_or(Error::new(
                     ErrorKind::OutOfRange,
                     "the ring has used every KEK generation",
@@ -659,7 +719,17 @@ impl KeyHolder {
 
         let next = KeyState {
             ring: ring_id,
-            version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
+            version: match &old {
+                None => 1,
+                Some(o) => o
+                    .version
+                    .checked_add(1)
+                    .filter(|v| *v <= MAX_VERSION)
+                    .ok_or(Error::new(
+                        ErrorKind::OutOfRange,
+                        "the key state has used every version number",
+                    ))?,
+            },
             prev_hash: old_hash.unwrap_or([0; 32]),
             governance: applied,
             write_time,

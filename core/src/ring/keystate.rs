@@ -1,6 +1,6 @@
 //! The key-state part of a ring, signed by a key holder: epochs and their sealed nodes, the
 //! KEK wrapped to each key holder, published seal-only keys, freshness, anchors.
-//! `docs/SPEC.md` §12 has the bytes.
+//! `docs/SPEC.md` §11.4 has the bytes.
 
 use alloc::vec::Vec;
 
@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 use crate::keys::{KeyId, RingId, SealOnlyKey};
 use crate::labels;
-use crate::ring::governance::MAX_MEMBERS;
+use crate::ring::governance::{MAX_EPOCH_NUMBER, MAX_MEMBERS, MAX_VERSION};
 use crate::ring::record::{Envelope, record_hash, sign_record};
 use crate::secret::Secret32;
 use crate::tree::{MAX_NODES, Node, NodePos, NodeSet, Schedule, hmac_sha256};
@@ -151,6 +151,13 @@ impl EpochRecord {
     }
 }
 
+/// The first interval of `sched` that ends after `cutoff` (`None` when the cutoff is at or
+/// before the schedule's start: nothing to destroy). May be past the last interval.
+pub(crate) fn first_kept(sched: &Schedule, cutoff: u64) -> Option<u64> {
+    let elapsed = cutoff.checked_sub(sched.start()).filter(|e| *e > 0)?;
+    Some(elapsed / sched.interval_secs())
+}
+
 /// Since when an approver counts (the write time of the key state that first bound it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ApproverSince {
@@ -237,8 +244,15 @@ impl KeyState {
         const BAD: Error =
             Error::malformed("a key state breaks a rule of the format (order, lengths, states)");
         if self.version == 0
+            || self.version > MAX_VERSION
             || (self.version == 1 && self.prev_hash != [0; 32])
             || self.governance.version == 0
+            || self.governance.version > MAX_VERSION
+            || self.kek_generation > MAX_EPOCH_NUMBER
+            || self
+                .epochs
+                .last()
+                .is_some_and(|e| e.epoch > MAX_EPOCH_NUMBER)
             || self.write_time > self.fresh_until
             || self.kek_generation == 0
             || self.wraps.is_empty()

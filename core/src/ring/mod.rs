@@ -475,18 +475,20 @@ impl Ring {
             head,
             key_state,
         };
-        let anchor = ring.verify_chain(pin, quorum)?;
+        let anchor = ring.verify_chain(pin)?;
         ring.verify_key_state_pin(pin)?;
         if let Some(ks) = &ring.key_state {
-            ring.verify_key_state(ks, anchor)?;
+            let oldest = if pin.governance.is_some() { 0 } else { anchor };
+            ring.verify_key_state(ks, oldest)?;
         }
+        ring.verify_changes_after(anchor, quorum)?;
         Ok(ring)
     }
 
-    /// Checks the links of the whole chain, finds the record the pin vouches for (the
-    /// anchor), and checks every change after it. Returns the oldest version a key state may
-    /// carry out (the anchor on first use, else 0).
-    fn verify_chain(&self, pin: &Pin, quorum: &dyn QuorumCheck) -> Result<u64> {
+    /// Checks the links and signers of the whole chain and finds the record the pin vouches
+    /// for (the anchor: the pinned version, or on first use the oldest record a pinned admin
+    /// signed). Returns the anchor's version.
+    fn verify_chain(&self, pin: &Pin) -> Result<u64> {
         let mut prev: Option<&SignedGovernance> = None;
         for g in self.history() {
             if g.governance().ring != self.id {
@@ -547,6 +549,13 @@ impl Ring {
                     "no governance record of this ring is signed by an admin the pin names",
                 ))?,
         };
+        Ok(anchor)
+    }
+
+    /// Checks every governance change after version `after` against its previous version:
+    /// the chain rules ([`Governance::check_monotone`], `Malformed` here) and, where a change
+    /// needs a quorum, `quorum` (with the verified key state's `approver_since` and write time).
+    fn verify_changes_after(&self, after: u64, quorum: &dyn QuorumCheck) -> Result<()> {
         let since = self
             .key_state
             .as_ref()
@@ -559,13 +568,13 @@ impl Ring {
         let mut prev: Option<&SignedGovernance> = None;
         for g in self.history() {
             if let Some(p) = prev
-                && g.version() > anchor
+                && g.version() > after
             {
                 check_change(p.governance(), g.governance(), quorum, since, now).map_err(
                     |e| {
                         if e.kind() == ErrorKind::InvalidInput {
                             Error::malformed(
-                                "a governance change breaks the chain rules (undoes a revocation, lowers the shred cutoff, rewrites a reset or removes the last key holder)",
+                                "a governance change breaks the chain rules (undoes a revocation, lowers the shred cutoff, rewrites a reset, drops the approval policy or removes the last key holder)",
                             )
                         } else {
                             e
@@ -575,9 +584,16 @@ impl Ring {
             }
             prev = Some(g);
         }
-        // Records up to a pinned version were checked by the loads that led to the pin; on
-        // first use, records before the anchor were never checked.
-        Ok(if pin.governance.is_some() { 0 } else { anchor })
+        Ok(())
+    }
+
+    /// Asks `quorum` again about every change after governance version `after` that needs
+    /// one. A key holder's host calls it before sealing with the request log's checker and
+    /// the governance version its previous pin's key state carried out: a key state written
+    /// since then may carry out a change that was approved but later denied in the log, which
+    /// a reader (who sees only the approvals a record carries) cannot know.
+    pub fn recheck_since(&self, after: u64, quorum: &dyn QuorumCheck) -> Result<()> {
+        self.verify_changes_after(after, quorum)
     }
 
     fn verify_key_state_pin(&self, pin: &Pin) -> Result<()> {
@@ -648,7 +664,31 @@ impl Ring {
                 "the key state's freshness deadline is not its write time plus the policy's period",
             ));
         }
+        let shredded_live = ks
+            .epochs
+            .iter()
+            .filter(|e| e.state == EpochState::Live)
+            .any(|e| {
+                let Ok(sched) = e.schedule() else {
+                    return true;
+                };
+                keystate::first_kept(&sched, ks.shred_applied).is_some_and(|first| {
+                    e.positions
+                        .first()
+                        .is_some_and(|p| u64::from(p.first_leaf()) < first)
+                })
+            });
+        let approvers: Vec<IdentityId> =
+            applied.with_role(Role::Approver).map(|p| p.id()).collect();
+        let since_ok = ks.approver_since.len() == approvers.len()
+            && ks
+                .approver_since
+                .iter()
+                .zip(&approvers)
+                .all(|(a, id)| a.approver == *id && a.since <= ks.write_time);
         if revoked_live
+            || shredded_live
+            || !since_ok
             || ks.shred_applied != applied.shred_before
             || ks.reset_serial != applied.write_time_reset.serial
         {
@@ -807,6 +847,7 @@ impl Ring {
     pub fn draft(&self) -> Governance {
         let latest = self.latest();
         let mut g = latest.governance().clone();
+        // Past MAX_VERSION the draft fails validation when applied.
         g.version = latest.version().saturating_add(1);
         g.prev_hash = latest.hash();
         g.approval = None;
