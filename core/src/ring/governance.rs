@@ -550,8 +550,9 @@ impl Governance {
             .revoked_epochs
             .last()
             .is_some_and(|e| *e > MAX_EPOCH_NUMBER)
+            || self.revoked_epochs.first() == Some(&0)
         {
-            return Err(Error::malformed("epoch numbers are at most 2^31"));
+            return Err(Error::malformed("epoch numbers are 1 to 2^31"));
         }
         if self.version == 1 && self.prev_hash != [0; 32] {
             return Err(Error::malformed(
@@ -655,7 +656,11 @@ impl Governance {
             .iter()
             .any(|e| !self.revoked_epochs.contains(e));
         let (r, b) = (&self.write_time_reset, &base.write_time_reset);
-        let reset_bad = r.serial < b.serial || (r.serial == b.serial && r.to != b.to);
+        let reset_bad = if r.serial == b.serial {
+            r.to != b.to
+        } else {
+            b.serial.checked_add(1) != Some(r.serial)
+        };
         if undoes_revocation || self.shred_before < base.shred_before || reset_bad {
             return Err(Error::new(
                 ErrorKind::InvalidInput,

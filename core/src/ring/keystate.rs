@@ -253,6 +253,7 @@ impl KeyState {
                 .epochs
                 .last()
                 .is_some_and(|e| e.epoch > MAX_EPOCH_NUMBER)
+            || self.epochs.first().is_some_and(|e| e.epoch == 0)
             || self.write_time > self.fresh_until
             || self.kek_generation == 0
             || self.wraps.is_empty()
