@@ -310,10 +310,11 @@ impl KeyHolder {
     /// KEK and the epoch for removed ones, revocations and shredding), rolls the epoch when
     /// its leaves run out, publishes upcoming seal-only keys and renews freshness. Every
     /// decision is a function of (ring, `now`, the quorum checks); fresh randomness only
-    /// makes the new roots, KEKs, nonces and HPKE encapsulations. Every governance change
-    /// after the one in force that needs a quorum is asked of `quorum` (which also reads the
-    /// request log for denials); a refusal stops `maintain` with its error and nothing is
-    /// written. `anchors` are the audit and request-log heads to record.
+    /// makes the new roots, KEKs, nonces and HPKE encapsulations. It carries out the newest
+    /// governance version in which the caller is still a key holder; when the versions up to
+    /// it add up to a change that needs a quorum, each is asked of `quorum` again (which also
+    /// reads the request log for denials), and a refusal stops `maintain` with its error and
+    /// nothing written. `anchors` are the audit and request-log heads to record.
     pub fn maintain(
         &mut self,
         identity: &Identity,
