@@ -2,6 +2,7 @@
 //! and runs `maintain` / `roll_epoch`, which write the next key state.
 
 use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -16,12 +17,39 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
-use crate::keys::{EpochKeys, IntervalKeys, SealOnlyKey};
+use crate::keys::{EpochKeys, IntervalKeys, RingId, SealOnlyKey};
 use crate::ring::governance::{MAX_EPOCH_NUMBER, MAX_VERSION};
 use crate::ring::keystate::MAX_PUBLISHED;
 use crate::sealed::{SealedSecret, decode_any};
 use crate::secret::Secret32;
 use crate::tree::{NodeSet, Schedule};
+
+/// Opens an epoch's nodes under the key state's KEK once, keeping them in `plain` (where
+/// `maintain` also puts the nodes it changes or creates).
+struct Opener<'k> {
+    kek: Option<&'k Secret32>,
+    ring: RingId,
+    generation: u32,
+}
+
+impl Opener<'_> {
+    fn opened<'p>(
+        &self,
+        plain: &'p mut BTreeMap<u32, NodeSet>,
+        rec: &EpochRecord,
+    ) -> Result<&'p NodeSet> {
+        match plain.entry(rec.epoch) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => {
+                let kek = self.kek.ok_or(Error::new(
+                    ErrorKind::Internal,
+                    "a key state without an unwrapped KEK",
+                ))?;
+                Ok(v.insert(open_nodes(kek, self.ring, self.generation, rec)?))
+            }
+        }
+    }
+}
 
 /// What shredding to `cutoff` leaves of an epoch's nodes: `None` when nothing changes,
 /// `Some(None)` when nothing is left, else the covers of the intervals that end after it.
@@ -200,9 +228,17 @@ impl KeyHolder {
             ErrorKind::UnknownKey,
             "the ring has no such epoch",
         ))?;
+        // A revocation the newest governance orders counts at once, before a key holder's
+        // maintain carries it out.
+        let pending_revocation = self
+            .ring
+            .governance()
+            .revoked_epochs
+            .binary_search(&epoch)
+            .is_ok();
         match rec.state {
-            EpochState::Live => {}
-            EpochState::Revoked => {
+            EpochState::Live if !pending_revocation => {}
+            EpochState::Live | EpochState::Revoked => {
                 return Err(Error::new(
                     ErrorKind::KeyRevoked,
                     "the key's epoch was revoked",
@@ -230,18 +266,9 @@ impl KeyHolder {
     }
 
     fn interval_keys(&mut self, epoch: u32, interval: u16) -> Result<Arc<IntervalKeys>> {
-        // A revocation or shredding the newest governance orders counts at once, before a
-        // key holder's maintain carries it out.
-        let newest = self.ring.governance();
-        let revoked = newest.revoked_epochs.binary_search(&epoch).is_ok();
-        let cutoff = newest.shred_before;
+        // Shredding the newest governance orders counts at once, like a revocation.
+        let cutoff = self.ring.governance().shred_before;
         let keys = self.epoch_keys(epoch)?;
-        if revoked {
-            return Err(Error::new(
-                ErrorKind::KeyRevoked,
-                "the key's epoch was revoked",
-            ));
-        }
         let end = keys
             .schedule()
             .interval_start(interval)
@@ -435,15 +462,16 @@ impl KeyHolder {
         let write_time = write_time.max(now);
         let t = write_time;
 
-        // 3. Open every live epoch's nodes (they are re-sealed if the KEK rolls).
+        // 3. Epoch nodes are opened when a step needs them (`opened`): a maintain that writes
+        //    nothing opens only the current epoch's.
         let mut epochs: Vec<EpochRecord> =
             old.as_ref().map(|k| k.epochs.clone()).unwrap_or_default();
         let mut plain: BTreeMap<u32, NodeSet> = BTreeMap::new();
-        if let (Some(k), Some(kek)) = (&old, &self.kek) {
-            for e in epochs.iter().filter(|e| e.state == EpochState::Live) {
-                plain.insert(e.epoch, open_nodes(kek, ring_id, k.kek_generation, e)?);
-            }
-        }
+        let opener = Opener {
+            kek: self.kek.as_ref(),
+            ring: ring_id,
+            generation: old.as_ref().map_or(0, |k| k.kek_generation),
+        };
         let mut changed_epochs: Vec<u32> = Vec::new();
         let mut roll_kek = old.is_none();
         let mut roll: Option<RollReason> = if old.is_none() {
@@ -477,9 +505,7 @@ impl KeyHolder {
         let current_epoch = epochs.last().map(|e| e.epoch);
         for e in epochs.iter_mut() {
             if e.state == EpochState::Live && ag.revoked_epochs.contains(&e.epoch) {
-                e.state = EpochState::Revoked;
-                e.positions.clear();
-                e.sealed_nodes.clear();
+                e.drop_material(EpochState::Revoked);
                 plain.remove(&e.epoch);
                 changed_epochs.push(e.epoch);
                 roll_kek = true;
@@ -495,16 +521,11 @@ impl KeyHolder {
         if ag.shred_before > shred_applied {
             roll_kek = true;
             for e in epochs.iter_mut().filter(|e| e.state == EpochState::Live) {
-                let nodes = plain.get(&e.epoch).ok_or(Error::new(
-                    ErrorKind::Internal,
-                    "a live epoch's nodes were not opened",
-                ))?;
+                let nodes = opener.opened(&mut plain, e)?;
                 match shred(nodes, &e.schedule()?, ag.shred_before)? {
                     None => continue,
                     Some(None) => {
-                        e.state = EpochState::Destroyed;
-                        e.positions.clear();
-                        e.sealed_nodes.clear();
+                        e.drop_material(EpochState::Destroyed);
                         plain.remove(&e.epoch);
                         events.push(Event::EpochShredded {
                             epoch: e.epoch,
@@ -534,10 +555,11 @@ impl KeyHolder {
             match epochs.last() {
                 Some(e) if e.state == EpochState::Live => {
                     let sched = e.schedule()?;
+                    let nodes = opener.opened(&mut plain, e)?;
                     let serves_t = sched
                         .interval_at(t)
                         .ok()
-                        .is_some_and(|i| plain.get(&e.epoch).is_some_and(|n| n.can_derive(i)));
+                        .is_some_and(|i| nodes.can_derive(i));
                     if e.interval_secs != policy.interval_secs {
                         roll = Some(RollReason::PolicyChanged);
                     } else if t < sched.start() {
@@ -663,10 +685,8 @@ impl KeyHolder {
         }
         for e in epochs.iter_mut().filter(|e| e.state == EpochState::Live) {
             if roll_kek || changed_epochs.contains(&e.epoch) {
-                let nodes = plain.get(&e.epoch).ok_or(Error::new(
-                    ErrorKind::Internal,
-                    "a live epoch's nodes were not opened",
-                ))?;
+                // Opened under the previous KEK before being sealed under this one.
+                let nodes = opener.opened(&mut plain, e)?;
                 let (positions, sealed) =
                     seal_nodes(&kek, ring_id, e.epoch, generation, nodes, rng)?;
                 e.positions = positions;

@@ -136,6 +136,13 @@ impl EpochRecord {
         Schedule::new(self.start, self.interval_secs)
     }
 
+    /// Marks the epoch revoked or destroyed and forgets its nodes.
+    pub(crate) fn drop_material(&mut self, state: EpochState) {
+        self.state = state;
+        self.positions.clear();
+        self.sealed_nodes.clear();
+    }
+
     /// The ranges of intervals its nodes derive.
     pub fn readable(&self) -> Vec<(u16, u16)> {
         let mut out: Vec<(u16, u16)> = Vec::new();

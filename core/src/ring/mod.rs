@@ -621,11 +621,10 @@ impl Ring {
     }
 
     fn find(&self, r: GovRef) -> Result<&SignedGovernance> {
+        let i = self.chain_index(r)?;
         self.history()
-            .find(|g| g.version() == r.version && g.hash() == r.hash)
-            .ok_or(tampered(
-                "the key state is bound to a governance outside this ring's chain",
-            ))
+            .nth(i)
+            .ok_or(Error::new(ErrorKind::Internal, "governance index lost"))
     }
 
     fn verify_key_state(&self, sks: &SignedKeyState, anchor: u64) -> Result<()> {
