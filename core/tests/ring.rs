@@ -1756,11 +1756,10 @@ fn lost_race_both_write_the_same_key_state_version() {
     assert!(!m.written, "{m:?}");
 }
 
-/// When time jumps past the end of the current epoch (65 536 intervals), the new epoch's
-/// reason should say its leaves ran out, not that it was shredded.
-#[test]
-fn epoch_past_its_end_rolls_because_its_leaves_ran_out() {
-    let mut rng = rng(72);
+/// A ring of one-minute intervals (an epoch lasts 45.5 days) with one key holder, its admin's
+/// first-use pin and the key holder.
+fn short_ring(seed: u8) -> (ChaCha20Rng, Identity, Ring, Pin) {
+    let mut rng = rng(seed);
     let admin = Identity::generate(&mut rng);
     let s = Identity::generate(&mut rng);
     let policy = Policy {
@@ -1776,6 +1775,14 @@ fn epoch_past_its_end_rolls_because_its_leaves_ran_out() {
     )
     .unwrap();
     let pin = Pin::new(ring.id(), vec![admin.public().clone()]);
+    (rng, s, ring, pin)
+}
+
+/// When time jumps past the end of the current epoch (65 536 intervals), the new epoch's
+/// reason should say its leaves ran out, not that it was shredded.
+#[test]
+fn epoch_past_its_end_rolls_because_its_leaves_ran_out() {
+    let (mut rng, s, ring, pin) = short_ring(72);
     let mut h = KeyHolder::open(Ring::load(&ring.to_bytes(), &pin).unwrap(), &s).unwrap();
     h.maintain(&s, START, &mut rng, &NoApprovals, NO).unwrap();
     let end = START + 60 * 65_536;
@@ -1794,22 +1801,7 @@ fn epoch_past_its_end_rolls_because_its_leaves_ran_out() {
 
 #[test]
 fn epoch_rolls_ahead_when_its_leaves_run_out() {
-    let mut rng = rng(73);
-    let admin = Identity::generate(&mut rng);
-    let s = Identity::generate(&mut rng);
-    let policy = Policy {
-        interval_secs: 60,
-        ..Policy::default()
-    };
-    let (ring, _) = Ring::create(
-        "short",
-        policy,
-        &admin,
-        &[member(Role::Service, &s)],
-        &mut rng,
-    )
-    .unwrap();
-    let mut pin = Pin::new(ring.id(), vec![admin.public().clone()]);
+    let (mut rng, s, ring, mut pin) = short_ring(73);
     let mut blob = ring.to_bytes();
     let end = START + 60 * 65_536; // epoch 1 ends after 45.5 days
     let mut times: Vec<u64> = (0..7).map(|k| START + k * 7 * DAY + 11).collect();
