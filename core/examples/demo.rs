@@ -71,6 +71,14 @@ fn short(events: &[Event]) -> String {
                 format!("seal-only keys published for epoch {epoch} intervals {first}-{last}")
             }
             Event::GovernanceSigned { version, by } => format!("v{version} signed by {by}"),
+            Event::GrantIssued {
+                grant, not_after, ..
+            } => format!("grant {grant} issued until {not_after}"),
+            Event::GrantExpired { grant } => format!("grant {grant} expired"),
+            Event::GrantRevoked { grant } => format!("grant {grant} revoked"),
+            Event::GrantReissued { grant, epoch } => {
+                format!("grant {grant} re-issued in epoch {epoch}")
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")

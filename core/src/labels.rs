@@ -51,6 +51,23 @@ pub const ROOT_KEY: &[u8] = b"dkm1/kek/root-key\0";
 /// AAD prefix of an epoch's sealed nodes:
 /// `ROOT_AAD ‖ ring id ‖ epoch ‖ KEK generation ‖ node count ‖ node positions`.
 pub const ROOT_AAD: &[u8] = b"dkm1/root\0";
+/// Hash of a signed request: `SHA-256(REQUEST_HASH ‖ record)`.
+pub const REQUEST_HASH: &[u8] = b"dkm1/request-hash\0";
+/// Hash of a signed approval or denial: `SHA-256(DECISION_HASH ‖ record)`.
+pub const DECISION_HASH: &[u8] = b"dkm1/approval-hash\0";
+/// Hash of a request-log frame: `SHA-256(REQUEST_LOG_HASH ‖ frame)`.
+pub const REQUEST_LOG_HASH: &[u8] = b"dkm1/request-log\0";
+/// Grant id: `SHA-256(GRANT_ID ‖ request hash)[..16]`.
+pub const GRANT_ID: &[u8] = b"dkm1/grant-id\0";
+/// HPKE `info` prefix of a grant's wrapped nodes: `GRANT_INFO ‖ ring id ‖ grant id ‖ request
+/// hash`.
+pub const GRANT_INFO: &[u8] = b"dkm1/grant";
+/// Hash of a signed grant: `SHA-256(GRANT_HASH ‖ record)`.
+pub const GRANT_HASH: &[u8] = b"dkm1/grant-hash\0";
+/// Hash of an audit record: `SHA-256(AUDIT_HASH ‖ record)`.
+pub const AUDIT_HASH: &[u8] = b"dkm1/audit-hash\0";
+/// Name of a sealed secret in the audit chain: `SHA-256(SECRET_NAME ‖ sealed bytes)`.
+pub const SECRET_NAME: &[u8] = b"dkm1/secret-name\0";
 
 /// Text armor of a sealed secret.
 pub const ARMOR_PREFIX: &str = "dkm1:";

@@ -7,6 +7,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod access;
+pub mod audit;
 mod encoding;
 pub mod error;
 pub mod identity;
@@ -22,6 +24,11 @@ mod testvectors;
 pub mod tree;
 pub mod xaes;
 
+pub use access::{
+    EvidenceQuorum, GrantId, GrantSession, RequestLog, Scope, SignedDecision, SignedGrant,
+    SignedRequest, Verdict,
+};
+pub use audit::{AuditLog, AuditRecord, AuditSink, audit_verify};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 pub use keys::{EpochKeys, IntervalKeys, KeyId, RingId, SealOnlyKey};

@@ -712,6 +712,68 @@ impl Governance {
         out
     }
 
+    /// Parses [`Governance::content_bytes`] (what a change request's log entry carries):
+    /// strict, no trailing bytes, every rule of [`Governance::validate`].
+    pub fn from_content_bytes(bytes: &[u8]) -> Result<Governance> {
+        let mut r = Reader::new(bytes);
+        let g = Governance::decode_content(&mut r)?;
+        r.finish()?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    fn decode_content(r: &mut Reader<'_>) -> Result<Governance> {
+        let format = r.u8()?;
+        if format != GOVERNANCE_FORMAT {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "unknown governance format version: upgrade dkm",
+            ));
+        }
+        let ring = RingId(r.array()?);
+        let version = r.u64()?;
+        let prev_hash = r.array()?;
+        let name = core::str::from_utf8(r.bytes8()?)
+            .map_err(|_| Error::malformed("the ring name is not UTF-8"))?
+            .into();
+        let policy = Policy::decode(r)?;
+        let n = r.count16(MAX_MEMBERS)?;
+        let mut members = Vec::with_capacity(n);
+        for _ in 0..n {
+            let role = Role::from_byte(r.u8()?)?;
+            let identity = PublicIdentity::from_bytes(r.bytes(PublicIdentity::ENCODED_LEN)?)?;
+            members.push(Member { role, identity });
+        }
+        let n = r.count16(MAX_REVOCATIONS)?;
+        let mut revoked_epochs = Vec::with_capacity(n);
+        for _ in 0..n {
+            revoked_epochs.push(r.u32()?);
+        }
+        let shred_before = r.u64()?;
+        let write_time_reset = WriteTimeReset {
+            serial: r.u32()?,
+            to: r.u64()?,
+        };
+        let n = r.count16(MAX_REVOCATIONS)?;
+        let mut revoked_grants = Vec::with_capacity(n);
+        for _ in 0..n {
+            revoked_grants.push(r.array()?);
+        }
+        Ok(Governance {
+            ring,
+            version,
+            prev_hash,
+            name,
+            policy,
+            members,
+            revoked_epochs,
+            shred_before,
+            write_time_reset,
+            revoked_grants,
+            approval: None,
+        })
+    }
+
     /// `SHA-256("dkm1/governance-content\0" ‖ content)`: what a change request proposes and
     /// approvers approve.
     pub fn content_hash(&self) -> [u8; 32] {
@@ -754,42 +816,7 @@ impl SignedGovernance {
     /// business ([`crate::ring::Ring::load`]).
     pub fn parse(bytes: &[u8]) -> Result<SignedGovernance> {
         let mut r = Reader::new(bytes);
-        let format = r.u8()?;
-        if format != GOVERNANCE_FORMAT {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "unknown governance format version: upgrade dkm",
-            ));
-        }
-        let ring = RingId(r.array()?);
-        let version = r.u64()?;
-        let prev_hash = r.array()?;
-        let name = core::str::from_utf8(r.bytes8()?)
-            .map_err(|_| Error::malformed("the ring name is not UTF-8"))?
-            .into();
-        let policy = Policy::decode(&mut r)?;
-        let n = r.count16(MAX_MEMBERS)?;
-        let mut members = Vec::with_capacity(n);
-        for _ in 0..n {
-            let role = Role::from_byte(r.u8()?)?;
-            let identity = PublicIdentity::from_bytes(r.bytes(PublicIdentity::ENCODED_LEN)?)?;
-            members.push(Member { role, identity });
-        }
-        let n = r.count16(MAX_REVOCATIONS)?;
-        let mut revoked_epochs = Vec::with_capacity(n);
-        for _ in 0..n {
-            revoked_epochs.push(r.u32()?);
-        }
-        let shred_before = r.u64()?;
-        let write_time_reset = WriteTimeReset {
-            serial: r.u32()?,
-            to: r.u64()?,
-        };
-        let n = r.count16(MAX_REVOCATIONS)?;
-        let mut revoked_grants = Vec::with_capacity(n);
-        for _ in 0..n {
-            revoked_grants.push(r.array()?);
-        }
+        let mut gov = Governance::decode_content(&mut r)?;
         let approval = if r.flag()? {
             let request = r.array()?;
             let n = r.count16(MAX_EVIDENCE)?;
@@ -802,19 +829,7 @@ impl SignedGovernance {
             None
         };
         let envelope = Envelope::read(r, bytes)?;
-        let gov = Governance {
-            ring,
-            version,
-            prev_hash,
-            name,
-            policy,
-            members,
-            revoked_epochs,
-            shred_before,
-            write_time_reset,
-            revoked_grants,
-            approval,
-        };
+        gov.approval = approval;
         gov.validate().map_err(|e| {
             if e.kind() == ErrorKind::InvalidInput {
                 Error::malformed(

@@ -15,11 +15,15 @@ use super::{
     Anchor, ApproverSince, Change, EpochRecord, EpochState, Event, GovRef, KeyState, QuorumCheck,
     Ring, Role, RollReason, check_change,
 };
+use crate::access::{
+    GrantId, MAX_GRANT_PARTS, RequestKind, RequestLog, Scope, SignedGrant, SignedRequest,
+    check_request_time, scope_ranges, tally, window_in,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
 use crate::keys::{EpochKeys, IntervalKeys, RingId, SealOnlyKey};
 use crate::ring::governance::{MAX_EPOCH_NUMBER, MAX_VERSION};
-use crate::ring::keystate::MAX_PUBLISHED;
+use crate::ring::keystate::{MAX_GRANTS, MAX_PUBLISHED, MAX_USED_REQUESTS};
 use crate::sealed::{SealedSecret, decode_any};
 use crate::secret::Secret32;
 use crate::tree::{NodeSet, Schedule};
@@ -350,7 +354,46 @@ impl KeyHolder {
         quorum: &dyn QuorumCheck,
         anchors: (Anchor, Anchor),
     ) -> Result<Maintenance> {
-        self.maintain_inner(identity, now, rng, quorum, anchors, false)
+        self.maintain_inner(identity, now, rng, quorum, anchors, false, None)
+    }
+
+    /// `maintain` (with the request log's quorum check), and a grant of elevated access for
+    /// the access request `request` in `log`: the request must be logged, unexpired, not
+    /// dated ahead of `now`, not granted before, from someone who is not a key holder, its
+    /// scope within `max_lookback` of its creation, no valid denial logged, and every level
+    /// of the policy of the governance this write carries out met by the logged approvals
+    /// ([`ErrorKind::PolicyUnsatisfied`] otherwise). The grant's window is `[now, now +
+    /// min(requested, max_grant)]`; its nodes are the minimal covers of the scope's
+    /// readable intervals up to the one holding the window's end, wrapped to the requester.
+    /// `audit` is the audit head to anchor (the request log's head is anchored too).
+    pub fn issue_grant(
+        &mut self,
+        identity: &Identity,
+        now: u64,
+        rng: &mut impl CryptoRng,
+        log: &RequestLog,
+        request: &[u8; 32],
+        audit: Anchor,
+    ) -> Result<(Maintenance, GrantId)> {
+        if log.ring() != self.ring.id() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the request log is another ring's",
+            ));
+        }
+        let m = self.maintain_inner(
+            identity,
+            now,
+            rng,
+            &log.quorum_check(now),
+            (audit, log.head()),
+            false,
+            Some(GrantOrder {
+                log,
+                request: *request,
+            }),
+        )?;
+        Ok((m, GrantId::for_request(request)))
     }
 
     /// `maintain`, and a new epoch with a fresh random root in any case.
@@ -362,10 +405,10 @@ impl KeyHolder {
         quorum: &dyn QuorumCheck,
         anchors: (Anchor, Anchor),
     ) -> Result<Maintenance> {
-        self.maintain_inner(identity, now, rng, quorum, anchors, true)
+        self.maintain_inner(identity, now, rng, quorum, anchors, true, None)
     }
 
-    #[allow(clippy::too_many_lines)]
+    #[allow(clippy::too_many_lines, clippy::too_many_arguments)]
     fn maintain_inner(
         &mut self,
         identity: &Identity,
@@ -374,6 +417,7 @@ impl KeyHolder {
         quorum: &dyn QuorumCheck,
         anchors: (Anchor, Anchor),
         force_roll: bool,
+        order: Option<GrantOrder<'_>>,
     ) -> Result<Maintenance> {
         if identity.public() != &self.holder {
             return Err(Error::new(
@@ -445,6 +489,12 @@ impl KeyHolder {
         let applied = GovRef {
             version: applied_rec.version(),
             hash: applied_rec.hash(),
+        };
+
+        // 1b. A grant to issue: checked against the governance this write carries out.
+        let new_grant = match &order {
+            Some(o) => Some(check_order(o, ag, old.as_ref(), since, now)?),
+            None => None,
         };
 
         // 2. Write time: never backwards, except by an approved reset.
@@ -545,6 +595,35 @@ impl KeyHolder {
             }
         }
 
+        // 6b. Grants: drop expired and revoked ones (a revoked one that still reads the
+        //     current epoch rolls it).
+        let current_live = epochs
+            .last()
+            .filter(|e| e.state == EpochState::Live)
+            .map(|e| e.epoch);
+        let mut grants: Vec<SignedGrant> = Vec::new();
+        let mut grants_changed = new_grant.is_some();
+        for g in old
+            .as_ref()
+            .map(|o| o.grants.as_slice())
+            .unwrap_or_default()
+        {
+            let g = SignedGrant::parse(g)?;
+            let gr = g.grant();
+            if ag.revoked_grants.contains(&gr.id.0) {
+                events.push(Event::GrantRevoked { grant: gr.id });
+                grants_changed = true;
+                if now <= gr.not_after && gr.parts.iter().any(|p| Some(p.epoch) == current_live) {
+                    roll = roll.or(Some(RollReason::GrantRevoked));
+                }
+            } else if now > gr.not_after {
+                events.push(Event::GrantExpired { grant: gr.id });
+                grants_changed = true;
+            } else {
+                grants.push(g);
+            }
+        }
+
         // 7. Does the current epoch still serve? (Its nodes must derive the interval of t
         //    and the freshness window ahead.)
         let policy = &ag.policy;
@@ -574,7 +653,8 @@ impl KeyHolder {
                 _ => roll = Some(RollReason::Revoked),
             }
         }
-        let structural = !events.is_empty() || roll_kek || roll.is_some() || reset;
+        let structural =
+            !events.is_empty() || roll_kek || roll.is_some() || reset || grants_changed;
         let renew = old
             .as_ref()
             .is_none_or(|o| now.saturating_add(fresh_period / 2) >= o.fresh_until);
@@ -694,6 +774,103 @@ impl KeyHolder {
             }
         }
 
+        // 8b. Grants: parts of dead epochs go, a live grant that follows its window gets a
+        //     part in a new epoch, and the new grant is issued.
+        let created_epoch = events.iter().find_map(|e| match e {
+            Event::EpochCreated { epoch, .. } if old.is_some() => Some(*epoch),
+            _ => None,
+        });
+        let mut signed_grants: Vec<Vec<u8>> = Vec::with_capacity(grants.len() + 1);
+        for g in grants {
+            let gr = g.grant();
+            let mut next = gr.clone();
+            next.parts.retain(|p| {
+                epochs
+                    .iter()
+                    .any(|e| e.epoch == p.epoch && e.state == EpochState::Live)
+            });
+            if let Some(n) = created_epoch.filter(|_| gr.follows)
+                && let Some(rec) = epochs.iter().find(|e| e.epoch == n)
+                && let Some((lo, hi)) = window_in(rec, rec.start, gr.not_after)?
+                && next.parts.len() < MAX_GRANT_PARTS
+            {
+                let nodes = opener.opened(&mut plain, rec)?;
+                let part = next.wrap_part(n, lo, hi, nodes, rng)?;
+                next.parts.push(part);
+                events.push(Event::GrantReissued {
+                    grant: gr.id,
+                    epoch: n,
+                });
+            }
+            if next.parts.is_empty() {
+                events.push(Event::GrantExpired { grant: gr.id });
+            } else if next.parts == gr.parts {
+                signed_grants.push(g.as_bytes().to_vec());
+            } else {
+                signed_grants.push(next.sign(identity)?.as_bytes().to_vec());
+            }
+        }
+        let mut used_requests = old
+            .as_ref()
+            .map(|o| o.used_requests.clone())
+            .unwrap_or_default();
+        if let Some((request, duration, scope)) = new_grant {
+            let hash = request.hash();
+            let not_after = now.saturating_add(duration.min(policy.max_grant_secs));
+            let ranges = scope_ranges(&epochs, &scope, not_after)?;
+            if ranges.len() > MAX_GRANT_PARTS {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    "the scope spans more than 12 epoch ranges: narrow it",
+                ));
+            }
+            let mut g = crate::access::Grant {
+                ring: ring_id,
+                id: GrantId::for_request(&hash),
+                request: hash,
+                requester: request.author().clone(),
+                issued: now,
+                not_before: now,
+                not_after,
+                follows: matches!(scope, Scope::Since(_)),
+                parts: Vec::with_capacity(ranges.len()),
+            };
+            for (n, lo, hi) in ranges {
+                let rec = epochs.iter().find(|e| e.epoch == n).ok_or(Error::new(
+                    ErrorKind::Internal,
+                    "a grant range names a lost epoch",
+                ))?;
+                let nodes = opener.opened(&mut plain, rec)?;
+                let part = g.wrap_part(n, lo, hi, nodes, rng)?;
+                g.parts.push(part);
+            }
+            if g.parts.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::PolicyUnsatisfied,
+                    "nothing in the request's scope is readable any more",
+                ));
+            }
+            let id = g.id;
+            let signed = g.sign(identity)?;
+            let at = signed_grants
+                .partition_point(|b| SignedGrant::parse(b).is_ok_and(|x| x.grant().id < id));
+            signed_grants.insert(at, signed.as_bytes().to_vec());
+            let at = used_requests.partition_point(|r| *r < hash);
+            used_requests.insert(at, hash);
+            if signed_grants.len() > MAX_GRANTS || used_requests.len() > MAX_USED_REQUESTS {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    "the ring holds as many grants or used requests as it can",
+                ));
+            }
+            events.push(Event::GrantIssued {
+                grant: id,
+                request: hash,
+                requester: request.author().id(),
+                not_after,
+            });
+        }
+
         // 9. Freshness and seal-only keys for the window ahead.
         let fresh_until = t.saturating_add(fresh_period);
         let current = epochs.last().ok_or(Error::new(
@@ -765,11 +942,8 @@ impl KeyHolder {
             epochs,
             seal_only,
             approver_since,
-            grants: old.as_ref().map(|o| o.grants.clone()).unwrap_or_default(),
-            used_requests: old
-                .as_ref()
-                .map(|o| o.used_requests.clone())
-                .unwrap_or_default(),
+            grants: signed_grants,
+            used_requests,
         };
         if next.fresh_until != old.as_ref().map_or(0, |o| o.fresh_until) {
             events.push(Event::FreshnessRenewed {
@@ -804,4 +978,67 @@ impl KeyHolder {
             events,
         })
     }
+}
+
+/// A grant `issue_grant` asks `maintain` to add.
+struct GrantOrder<'a> {
+    log: &'a RequestLog,
+    request: [u8; 32],
+}
+
+/// Checks a grant order against the governance `ag` this write carries out: returns the
+/// request, its duration and its scope.
+fn check_order(
+    o: &GrantOrder<'_>,
+    ag: &super::Governance,
+    old: Option<&KeyState>,
+    since: &[ApproverSince],
+    now: u64,
+) -> Result<(SignedRequest, u64, Scope)> {
+    let (request, _) = o.log.request(&o.request).ok_or(Error::new(
+        ErrorKind::InvalidInput,
+        "no such request in the ring's request log",
+    ))?;
+    let RequestKind::Access {
+        duration_secs,
+        scope,
+    } = &request.request().kind
+    else {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "this is a governance change request: an admin applies it, no grant is issued",
+        ));
+    };
+    if old.is_some_and(|k| k.used_requests.binary_search(&o.request).is_ok()) {
+        return Err(Error::new(
+            ErrorKind::PolicyUnsatisfied,
+            "this request was granted already: one request, at most one grant",
+        ));
+    }
+    if ag
+        .revoked_grants
+        .contains(&GrantId::for_request(&o.request).0)
+    {
+        return Err(Error::new(
+            ErrorKind::GrantExpired,
+            "the grant for this request was revoked",
+        ));
+    }
+    if ag.role_of(request.author()) == Some(Role::Service) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "a key holder needs no elevated access",
+        ));
+    }
+    check_request_time(ag, request, now)?;
+    if let Scope::Since(start) = scope
+        && request.request().created.saturating_sub(*start) > ag.policy.max_lookback_secs
+    {
+        return Err(Error::new(
+            ErrorKind::PolicyUnsatisfied,
+            "the request's scope reaches further back than the policy's max_lookback",
+        ));
+    }
+    tally(ag, since, request, &o.log.decisions(&o.request), Some(now))?.require()?;
+    Ok((request.clone(), *duration_secs, scope.clone()))
 }

@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 
 use rand_core::CryptoRng;
 
+use crate::access::{EvidenceQuorum, GrantId, SignedGrant};
 use crate::encoding::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
@@ -26,7 +27,7 @@ pub mod governance;
 mod holder;
 pub mod keystate;
 mod public;
-mod record;
+pub(crate) mod record;
 
 pub use governance::{
     ApprovalLevel, ApprovalRef, Change, Governance, Member, Policy, Role, SignedGovernance,
@@ -236,6 +237,8 @@ pub enum RollReason {
     PolicyChanged,
     /// The recorded write time moved before the current epoch's start (approved reset).
     WriteTimeReset,
+    /// A grant with nodes in the current epoch was revoked.
+    GrantRevoked,
 }
 
 /// What a governance change or a `maintain` did: the raw material of audit records. Never
@@ -306,6 +309,34 @@ pub enum Event {
         first: u16,
         /// Last interval.
         last: u16,
+    },
+    /// A grant of elevated access was issued.
+    GrantIssued {
+        /// The grant.
+        grant: GrantId,
+        /// The request it grants.
+        request: [u8; 32],
+        /// The requester.
+        requester: IdentityId,
+        /// End of its window.
+        not_after: u64,
+    },
+    /// An expired grant was dropped.
+    GrantExpired {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// A revoked grant was dropped.
+    GrantRevoked {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// A live grant's cover was re-issued in a new epoch.
+    GrantReissued {
+        /// The grant.
+        grant: GrantId,
+        /// The new epoch.
+        epoch: u32,
     },
 }
 
@@ -422,11 +453,12 @@ impl Ring {
         ))
     }
 
-    /// Parses and verifies a ring blob through `pin`, refusing every governance change that
-    /// needs a quorum ([`NoApprovals`]): [`Ring::load_with`] with the approval checker of the
-    /// elevated-access layer accepts approved ones.
+    /// Parses and verifies a ring blob through `pin`, checking each governance change that
+    /// needs a quorum against the request and approvals its record carries
+    /// ([`EvidenceQuorum`]). A key holder's host then also asks the request log
+    /// ([`Ring::recheck_since`] with [`crate::access::RequestLog::quorum_check`]).
     pub fn load(bytes: &[u8], pin: &Pin) -> Result<Ring> {
-        Ring::load_with(bytes, pin, &NoApprovals)
+        Ring::load_with(bytes, pin, &EvidenceQuorum)
     }
 
     /// Parses and verifies a ring blob through `pin`: every governance record's signature and
@@ -685,6 +717,29 @@ impl Ring {
                 .iter()
                 .zip(&approvers)
                 .all(|(a, id)| a.approver == *id && a.since <= ks.write_time);
+        let mut grant_ids: Vec<GrantId> = Vec::with_capacity(ks.grants.len());
+        for g in &ks.grants {
+            let g = SignedGrant::parse(g)?;
+            let g = g.grant();
+            if g.ring != self.id
+                || ks.used_requests.binary_search(&g.request).is_err()
+                || applied.revoked_grants.contains(&g.id.0)
+                || g.parts.iter().any(|p| {
+                    ks.epoch(p.epoch)
+                        .is_none_or(|e| e.state != EpochState::Live)
+                })
+            {
+                return Err(tampered(
+                    "a grant in the key state is for another ring, unrecorded, revoked or of a dead epoch",
+                ));
+            }
+            grant_ids.push(g.id);
+        }
+        if !grant_ids.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+            return Err(tampered(
+                "the key state lists its grants out of order or twice",
+            ));
+        }
         if revoked_live
             || shredded_live
             || !since_ok
