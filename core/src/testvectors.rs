@@ -548,6 +548,308 @@ fn ring() -> Value {
     })
 }
 
+#[allow(clippy::too_many_lines)]
+fn access() -> Value {
+    use crate::access::{RequestLog, Scope, SignedGrant, SignedRequest, Verdict};
+    use crate::audit::{
+        AuditLog, AuditRecord, AuditSink, decision_record, records_for, request_record,
+    };
+    use crate::ring::{
+        ApprovalLevel, ApprovalRef, KeyHolder, Member, NoApprovals, Pin, Policy, Ring, Role,
+    };
+    const DAY: u64 = 86_400;
+    const HOUR: u64 = 3_600;
+    let mut r = rng("access");
+    let admin = Identity::generate(&mut r);
+    let holder = Identity::generate(&mut r);
+    let ops = Identity::generate(&mut r);
+    let sec = Identity::generate(&mut r);
+    let eng = Identity::generate(&mut r);
+    let newcomer = Identity::generate(&mut r);
+    let members = [
+        Member {
+            role: Role::Service,
+            identity: holder.public().clone(),
+        },
+        Member {
+            role: Role::Approver,
+            identity: ops.public().clone(),
+        },
+        Member {
+            role: Role::Approver,
+            identity: sec.public().clone(),
+        },
+    ];
+    let (mut ring, ev) = Ring::create(
+        "access vectors",
+        Policy::default(),
+        &admin,
+        &members,
+        &mut r,
+    )
+    .unwrap();
+    let id = ring.id();
+    let first_pin = Pin::new(id, alloc::vec![admin.public().clone()]);
+    let mut audit = AuditLog::new();
+    let mut log = RequestLog::new(id);
+    let record = |audit: &mut AuditLog, actor: &Identity, events: &[crate::ring::Event], t: u64| {
+        for rec in records_for(id, events, actor, t, 0, audit.head_anchor()).unwrap() {
+            audit.append(&rec).unwrap();
+        }
+    };
+    record(&mut audit, &admin, &ev, START);
+    // Bootstrap: two levels, one approver each.
+    let mut d = ring.draft();
+    d.policy.levels = alloc::vec![
+        ApprovalLevel {
+            name: "ops".into(),
+            quorum: 1,
+            approvers: alloc::vec![ops.id()]
+        },
+        ApprovalLevel {
+            name: "security".into(),
+            quorum: 1,
+            approvers: alloc::vec![sec.id()]
+        },
+    ];
+    let (_, ev) = ring
+        .apply_governance(d, &admin, &NoApprovals, START)
+        .unwrap();
+    record(&mut audit, &admin, &ev, START);
+    let mut kh = KeyHolder::open(ring, &holder).unwrap();
+    let m = kh
+        .maintain(
+            &holder,
+            START,
+            &mut r,
+            &NoApprovals,
+            (audit.head_anchor(), log.head()),
+        )
+        .unwrap();
+    record(&mut audit, &holder, &m.events, START);
+    let before_scope = kh.seal(START + 60, b"older secret", b"", &mut r).unwrap();
+    let sealed_at = START + DAY;
+    let inside = kh
+        .seal(sealed_at, b"mail password", b"account 42", &mut r)
+        .unwrap();
+    let now = START + 2 * DAY;
+    let m = kh
+        .maintain(
+            &holder,
+            now,
+            &mut r,
+            &NoApprovals,
+            (audit.head_anchor(), log.head()),
+        )
+        .unwrap();
+    record(&mut audit, &holder, &m.events, now);
+
+    // A governance change that needs the quorum: add a key holder.
+    let ring = kh.ring().clone();
+    let mut d = ring.draft();
+    d.add_member(Role::Service, newcomer.public().clone())
+        .unwrap();
+    let (creq, content) =
+        SignedRequest::governance_change(&ring, &d, &admin, "second mail worker", now, &mut r)
+            .unwrap();
+    let chash = creq.hash();
+    let (a, dd) = request_record(&creq);
+    audit
+        .append(&AuditRecord::sign(id, audit.head_anchor(), now, 0, a, dd, &admin).unwrap())
+        .unwrap();
+    let e = log
+        .log_request(&ring, creq.clone(), Some(content), now)
+        .unwrap();
+    log.push(e).unwrap();
+    for (who, level) in [(&ops, "ops"), (&sec, "security")] {
+        let e = log
+            .decide(&ring, &chash, level, Verdict::Approve, who, now + 60)
+            .unwrap();
+        if let crate::access::LogRecord::Decision(dec) = e.record() {
+            let (a, dd) = decision_record(dec);
+            audit
+                .append(
+                    &AuditRecord::sign(id, audit.head_anchor(), now + 60, 0, a, dd, who).unwrap(),
+                )
+                .unwrap();
+        }
+        log.push(e).unwrap();
+    }
+    d.approval = Some(ApprovalRef {
+        request: chash,
+        evidence: log.evidence(&chash).unwrap(),
+    });
+    let mut ring = ring;
+    let (_, ev) = ring
+        .apply_governance(d, &admin, &log.quorum_check(now + 120), now + 120)
+        .unwrap();
+    record(&mut audit, &admin, &ev, now + 120);
+
+    // The engineer's access request, approved at both levels.
+    let t = now + 600;
+    let req = SignedRequest::access(
+        &ring,
+        &eng,
+        "debug the sync of account 42",
+        2 * HOUR,
+        Some(Scope::Since(START + DAY)),
+        t,
+        &mut r,
+    )
+    .unwrap();
+    let rhash = req.hash();
+    let (a, dd) = request_record(&req);
+    audit
+        .append(&AuditRecord::sign(id, audit.head_anchor(), t, 0, a, dd, &eng).unwrap())
+        .unwrap();
+    let e = log.log_request(&ring, req.clone(), None, t).unwrap();
+    log.push(e).unwrap();
+    let mut decisions = Vec::new();
+    for (who, level) in [(&ops, "ops"), (&sec, "security")] {
+        let e = log
+            .decide(&ring, &rhash, level, Verdict::Approve, who, t + 60)
+            .unwrap();
+        if let crate::access::LogRecord::Decision(dec) = e.record() {
+            let (a, dd) = decision_record(dec);
+            audit
+                .append(&AuditRecord::sign(id, audit.head_anchor(), t + 60, 0, a, dd, who).unwrap())
+                .unwrap();
+            decisions.push(json!({"level": level, "record": h(dec.as_bytes()), "hash": h(&dec.hash()), "approver": who.public().to_text()}));
+        }
+        log.push(e).unwrap();
+    }
+    // A key holder carries out the change and issues the grant.
+    let gt = t + 120;
+    let mut kh = KeyHolder::open(ring, &holder).unwrap();
+    let m = kh
+        .maintain(
+            &holder,
+            gt,
+            &mut r,
+            &log.quorum_check(gt),
+            (audit.head_anchor(), log.head()),
+        )
+        .unwrap();
+    record(&mut audit, &holder, &m.events, gt);
+    let (m, gid) = kh
+        .issue_grant(&holder, gt, &mut r, &log, &rhash, audit.head_anchor())
+        .unwrap();
+    record(&mut audit, &holder, &m.events, gt);
+    let ring = kh.ring().clone();
+    let ks = ring.key_state().unwrap().key_state();
+    let grant_bytes = ks.grants[0].clone();
+    let grant = SignedGrant::parse(&grant_bytes).unwrap();
+    let anchors = alloc::vec![ks.audit];
+    // The engineer unseals one secret inside the bounds; the audit record is written first.
+    let mut session = crate::access::GrantSession::open(ring.clone(), &eng, gid).unwrap();
+    let ut = gt + HOUR;
+    let pt = session
+        .unseal(&eng, &inside, b"account 42", ut, 0, &mut audit)
+        .unwrap();
+    assert_eq!(&pt[..], b"mail password");
+    let outside_err = session
+        .unseal(&eng, &before_scope, b"", ut, 0, &mut audit)
+        .unwrap_err();
+    let late_err = session
+        .unseal(
+            &eng,
+            &inside,
+            b"account 42",
+            grant.grant().not_after + 1,
+            0,
+            &mut audit,
+        )
+        .unwrap_err();
+    let records: Vec<Value> = audit
+        .records()
+        .iter()
+        .map(|rec| {
+            json!({
+                "seq": rec.seq,
+                "record": h(rec.as_bytes()),
+                "hash": h(&rec.hash()),
+                "json": rec.to_json(),
+            })
+        })
+        .collect();
+    let head = audit.head_anchor();
+    // Tampered chains and the first problem each must report.
+    let bytes: Vec<Vec<u8>> = audit
+        .records()
+        .iter()
+        .map(|x| x.as_bytes().to_vec())
+        .collect();
+    let mut invalid = Vec::new();
+    let mut bad = |name: &str, chain: Vec<Vec<u8>>, anchors: Vec<crate::ring::Anchor>| {
+        let p =
+            crate::audit::audit_verify(id, chain.iter().map(Vec::as_slice), &anchors).unwrap_err();
+        invalid.push(json!({
+            "name": name,
+            "records": chain.iter().map(|c| h(c)).collect::<Vec<_>>(),
+            "anchors": anchors.iter().map(|a| json!({"seq": a.seq, "hash": h(&a.hash)})).collect::<Vec<_>>(),
+            "index": p.index,
+            "fault": p.fault.name(),
+        }));
+    };
+    let full = alloc::vec![head];
+    let mut c = bytes.clone();
+    c.remove(3);
+    bad("record 3 deleted", c, full.clone());
+    let mut c = bytes.clone();
+    c.swap(4, 5);
+    bad("records 4 and 5 swapped", c, full.clone());
+    let mut c = bytes.clone();
+    let last = c[6].len() - 1;
+    c[6][last] ^= 1;
+    bad("signature of record 6 flipped", c, full.clone());
+    let mut c = bytes.clone();
+    c[2][40] ^= 1;
+    bad("record 2 edited (its prev hash)", c, full.clone());
+    let mut c = bytes.clone();
+    c.truncate(usize::try_from(anchors[0].seq).unwrap() - 1);
+    bad("chain cut before the anchored record", c, anchors.clone());
+    json!({
+        "description": "Elevated access: a ring (admin, one key holder, approvers at levels `ops` and `security`), a governance change approved by both levels and carried in its record, an access request by a non-member approved at both levels (the level-2 approval chains the level-1 one), the grant a key holder issued, the request log, the requester's secret identity, a secret inside the grant's bounds and one before its scope, and the audit chain with its JSON lines, the key state's anchor and tampered copies with the first problem `audit_verify` must report. Times are Unix seconds.",
+        "ring_id": id.to_string(),
+        "blob": h(&ring.to_bytes()),
+        "pin_first_use": h(&first_pin.to_bytes()),
+        "requester_secret": eng.to_secret_text().as_str(),
+        "requester_public": eng.public().to_text(),
+        "governance_change": {
+            "request": h(creq.as_bytes()),
+            "request_hash": h(&chash),
+            "version": ring.governance().version,
+        },
+        "request": {"record": h(req.as_bytes()), "hash": h(&rhash), "created": t, "duration_secs": 2 * HOUR, "scope_since": START + DAY},
+        "decisions": decisions,
+        "request_log": {
+            "frames": log.entries().iter().map(|e| h(e.as_bytes())).collect::<Vec<_>>(),
+            "head": {"seq": log.head().seq, "hash": h(&log.head().hash)},
+        },
+        "grant": {
+            "record": h(&grant_bytes),
+            "id": gid.to_string(),
+            "hash": h(&grant.hash()),
+            "issued": grant.grant().issued,
+            "not_before": grant.grant().not_before,
+            "not_after": grant.grant().not_after,
+            "parts": grant.grant().parts.iter().map(|p| json!({"epoch": p.epoch, "first": p.first, "last": p.last})).collect::<Vec<_>>(),
+        },
+        "unseal": {
+            "now": ut,
+            "inside": {"sealed": h(&inside), "context": h(b"account 42"), "plaintext": h(b"mail password")},
+            "before_scope": {"sealed": h(&before_scope), "context": "", "error": outside_err.kind().name()},
+            "after_window": {"now": grant.grant().not_after + 1, "error": late_err.kind().name()},
+        },
+        "audit": {
+            "records": records,
+            "anchor": {"seq": anchors[0].seq, "hash": h(&anchors[0].hash)},
+            "head": {"seq": head.seq, "hash": h(&head.hash)},
+            "invalid": invalid,
+        },
+    })
+}
+
 fn render(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap();
     s.push('\n');
@@ -563,6 +865,7 @@ fn v1_vectors_are_frozen() {
         ("seal_only.json", sealed(true)),
         ("identities.json", identities()),
         ("ring.json", ring()),
+        ("access.json", access()),
     ];
     let regen = std::env::var("DKM_REGEN_VECTORS").is_ok_and(|v| v == "1");
     assert!(

@@ -388,3 +388,187 @@ fn ring_vectors() {
         );
     }
 }
+
+#[test]
+fn access_vectors() {
+    use dkm_core::access::{RequestLog, SignedDecision, SignedGrant, SignedRequest};
+    use dkm_core::audit::{AuditLog, AuditRecord, audit_verify};
+    use dkm_core::ring::{Anchor, Pin, Ring};
+    use dkm_core::{GrantSession, Identity};
+    let v = load("access.json");
+    let label_hash = |label: &[u8], bytes: &[u8]| -> [u8; 32] {
+        Sha256::new()
+            .chain_update(label)
+            .chain_update(bytes)
+            .finalize()
+            .into()
+    };
+    let anchor = |a: &Value| Anchor {
+        seq: n(&a["seq"]),
+        hash: b32(&a["hash"]),
+    };
+    let pin = Pin::from_bytes(&b(&v["pin_first_use"])).unwrap();
+    // Ring::load checks the approved governance change from the evidence it carries.
+    let blob = b(&v["blob"]);
+    let ring = Ring::load(&blob, &pin).unwrap();
+    assert_eq!(ring.to_bytes(), blob);
+    assert_eq!(
+        ring.governance().version,
+        n(&v["governance_change"]["version"])
+    );
+    let carried = ring.governance().approval.clone().unwrap();
+    assert_eq!(
+        carried.request,
+        b32(&v["governance_change"]["request_hash"])
+    );
+    assert_eq!(carried.evidence[0], b(&v["governance_change"]["request"]));
+
+    // Request and decisions: hashes and signatures checked independently.
+    let req_bytes = b(&v["request"]["record"]);
+    let req = SignedRequest::parse(&req_bytes).unwrap();
+    assert_eq!(req.as_bytes(), req_bytes.as_slice());
+    assert_eq!(
+        label_hash(b"dkm1/request-hash\0", &req_bytes),
+        b32(&v["request"]["hash"])
+    );
+    assert_eq!(req.hash(), b32(&v["request"]["hash"]));
+    let requester = PublicIdentity::from_text(v["requester_public"].as_str().unwrap()).unwrap();
+    let (signed, sig) = req_bytes.split_at(req_bytes.len() - 64);
+    requester.verify(SigDomain::Request, signed, sig).unwrap();
+    assert_eq!(req.request().created, n(&v["request"]["created"]));
+    for d in v["decisions"].as_array().unwrap() {
+        let bytes = b(&d["record"]);
+        let dec = SignedDecision::parse(&bytes).unwrap();
+        assert_eq!(label_hash(b"dkm1/approval-hash\0", &bytes), b32(&d["hash"]));
+        assert_eq!(dec.decision().request, req.hash());
+        assert_eq!(dec.decision().level, d["level"].as_str().unwrap());
+        let approver = PublicIdentity::from_text(d["approver"].as_str().unwrap()).unwrap();
+        let (signed, sig) = bytes.split_at(bytes.len() - 64);
+        approver.verify(SigDomain::Approval, signed, sig).unwrap();
+    }
+
+    // The request log, anchored by the key state.
+    let ks = ring.key_state().unwrap().key_state();
+    let frames: Vec<Vec<u8>> = v["request_log"]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(b)
+        .collect();
+    let log = RequestLog::load(ring.id(), frames.iter().map(Vec::as_slice), ks.requests).unwrap();
+    assert_eq!(log.head(), anchor(&v["request_log"]["head"]));
+    assert!(log.request(&req.hash()).is_some());
+
+    // The grant.
+    let g = &v["grant"];
+    let grant_bytes = b(&g["record"]);
+    assert_eq!(ks.grants, vec![grant_bytes.clone()]);
+    let grant = SignedGrant::parse(&grant_bytes).unwrap();
+    assert_eq!(
+        label_hash(b"dkm1/grant-hash\0", &grant_bytes),
+        b32(&g["hash"])
+    );
+    let gr = grant.grant();
+    assert_eq!(gr.id.to_string(), g["id"].as_str().unwrap());
+    assert_eq!(
+        &label_hash(b"dkm1/grant-id\0", &req.hash())[..16],
+        &gr.id.0[..]
+    );
+    assert_eq!(gr.not_before, n(&g["not_before"]));
+    assert_eq!(gr.not_after, n(&g["not_after"]));
+    assert_eq!(gr.requester, requester);
+    for (p, want) in gr.parts.iter().zip(g["parts"].as_array().unwrap()) {
+        assert_eq!(u64::from(p.epoch), n(&want["epoch"]));
+        assert_eq!(u64::from(p.first), n(&want["first"]));
+        assert_eq!(u64::from(p.last), n(&want["last"]));
+    }
+
+    // The requester's session.
+    let eng = Identity::from_secret_text(v["requester_secret"].as_str().unwrap()).unwrap();
+    let mut s = GrantSession::open(ring.clone(), &eng, gr.id).unwrap();
+    let u = &v["unseal"];
+    let mut sink = AuditLog::new();
+    let pt = s
+        .unseal(
+            &eng,
+            &b(&u["inside"]["sealed"]),
+            &b(&u["inside"]["context"]),
+            n(&u["now"]),
+            0,
+            &mut sink,
+        )
+        .unwrap();
+    assert_eq!(&pt[..], b(&u["inside"]["plaintext"]).as_slice());
+    assert_eq!(sink.records().len(), 1);
+    let err = s
+        .unseal(
+            &eng,
+            &b(&u["before_scope"]["sealed"]),
+            b"",
+            n(&u["now"]),
+            0,
+            &mut sink,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.kind().name(),
+        u["before_scope"]["error"].as_str().unwrap()
+    );
+    let err = s
+        .unseal(
+            &eng,
+            &b(&u["inside"]["sealed"]),
+            &b(&u["inside"]["context"]),
+            n(&u["after_window"]["now"]),
+            0,
+            &mut sink,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.kind().name(),
+        u["after_window"]["error"].as_str().unwrap()
+    );
+    assert_eq!(sink.records().len(), 1, "refused unseals write no record");
+
+    // The audit chain: binary, JSON, verification, tampered copies.
+    let a = &v["audit"];
+    let mut records = Vec::new();
+    for (i, r) in a["records"].as_array().unwrap().iter().enumerate() {
+        let bytes = b(&r["record"]);
+        let rec = AuditRecord::parse(&bytes).unwrap();
+        assert_eq!(rec.seq, i as u64 + 1);
+        assert_eq!(rec.seq, n(&r["seq"]));
+        assert_eq!(label_hash(b"dkm1/audit-hash\0", &bytes), b32(&r["hash"]));
+        let (signed, sig) = bytes.split_at(bytes.len() - 64);
+        rec.actor().verify(SigDomain::Audit, signed, sig).unwrap();
+        let json = r["json"].as_str().unwrap();
+        assert_eq!(rec.to_json(), json);
+        assert_eq!(AuditRecord::from_json(json).unwrap(), rec);
+        records.push(bytes);
+    }
+    assert_eq!(anchor(&a["anchor"]), ks.audit);
+    let head = audit_verify(
+        ring.id(),
+        records.iter().map(Vec::as_slice),
+        &[anchor(&a["anchor"]), anchor(&a["head"])],
+    )
+    .unwrap();
+    assert_eq!(head, anchor(&a["head"]));
+    for bad in a["invalid"].as_array().unwrap() {
+        let chain: Vec<Vec<u8>> = bad["records"].as_array().unwrap().iter().map(b).collect();
+        let anchors: Vec<Anchor> = bad["anchors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(anchor)
+            .collect();
+        let p = audit_verify(ring.id(), chain.iter().map(Vec::as_slice), &anchors).unwrap_err();
+        assert_eq!(p.index as u64, n(&bad["index"]), "{}", bad["name"]);
+        assert_eq!(
+            p.fault.name(),
+            bad["fault"].as_str().unwrap(),
+            "{}",
+            bad["name"]
+        );
+    }
+}
