@@ -15,6 +15,9 @@
 //!   alone with the key state (a trimmed history); and invalid blobs of valid records
 //!   (reordered, repeated, a key state bound outside the chain, a trimmed history without a
 //!   key state).
+//! - `access`: from `testvectors/v1/access.json`, every signed record (request, decisions,
+//!   grant, audit records) behind each of the selector bytes 0-3, the request-log frames
+//!   behind 4, the audit JSON lines behind 5, and the whole log as one input behind 6.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -51,7 +54,14 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let vectors = root.join("../testvectors/v1");
     let seeds = root.join("seeds");
-    for target in ["sealed", "armor", "identity_text", "binary_forms", "ring"] {
+    for target in [
+        "sealed",
+        "armor",
+        "identity_text",
+        "binary_forms",
+        "ring",
+        "access",
+    ] {
         let dir = seeds.join(target);
         if dir.exists() {
             fs::remove_dir_all(&dir).expect("clear seed dir");
@@ -139,6 +149,7 @@ fn main() {
     }
 
     ring_seeds(&vectors.join("ring.json"), &seeds.join("ring"));
+    access_seeds(&vectors.join("access.json"), &seeds.join("access"));
     println!("seeds written to {}", seeds.display());
 }
 
@@ -276,6 +287,59 @@ fn ring_seeds(path: &Path, dir: &Path) {
         if !seen.contains(&pin.as_slice()) {
             write(dir, &format!("tv-pin-case-{}", slug(name)), pin);
             seen.push(pin);
+        }
+    }
+}
+
+/// The string items of the JSON array `key` of a pretty-printed file (one item per line).
+fn json_array(path: &Path, key: &str) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let start = format!("\"{key}\": [");
+    let mut out = Vec::new();
+    let mut inside = false;
+    for l in text.lines() {
+        let t = l.trim();
+        if t == start {
+            inside = true;
+        } else if inside && t.starts_with(']') {
+            inside = false;
+        } else if inside {
+            out.push(t.trim_end_matches(',').trim_matches('"').to_owned());
+        }
+    }
+    out
+}
+
+fn access_seeds(path: &Path, dir: &Path) {
+    let mut records = json_strings(path, "record");
+    records.extend(json_strings(path, "request"));
+    for (i, r) in records.iter().enumerate() {
+        let bytes = hex(r);
+        for sel in 0u8..4 {
+            let mut input = vec![sel];
+            input.extend_from_slice(&bytes);
+            write(dir, &format!("record-{i}-as-{sel}"), &input);
+        }
+    }
+    let frames: Vec<Vec<u8>> = json_array(path, "frames").iter().map(|f| hex(f)).collect();
+    let mut log = vec![6u8];
+    for (i, f) in frames.iter().enumerate() {
+        let mut input = vec![4u8];
+        input.extend_from_slice(f);
+        write(dir, &format!("frame-{i}"), &input);
+        log.extend_from_slice(&u16::try_from(f.len()).expect("short frame").to_be_bytes());
+        log.extend_from_slice(f);
+    }
+    write(dir, "log", &log);
+    let text = fs::read_to_string(path).expect("access.json");
+    let mut n = 0;
+    for l in text.lines() {
+        if let Some(j) = l.trim().strip_prefix("\"json\": \"") {
+            let j = j.trim_end_matches(',').trim_end_matches('"').replace("\\\"", "\"");
+            let mut input = vec![5u8];
+            input.extend_from_slice(j.as_bytes());
+            write(dir, &format!("json-{n}"), &input);
+            n += 1;
         }
     }
 }
