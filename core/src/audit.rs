@@ -764,6 +764,12 @@ pub fn audit_verify<'a>(
         head = rec.head();
         hashes.push(rec.hash());
     }
+    if anchors.iter().any(|a| a.seq == 0 && a.hash != [0; 32]) {
+        return Err(AuditProblem {
+            index: 0,
+            fault: AuditFault::AnchorMismatch,
+        });
+    }
     for a in anchors.iter().filter(|a| a.seq > 0) {
         let at = usize::try_from(a.seq - 1).unwrap_or(usize::MAX);
         match hashes.get(at) {
@@ -824,6 +830,13 @@ impl AuditSink for AuditLog {
 
     fn append(&mut self, record: &AuditRecord) -> Result<()> {
         let head = self.head_anchor();
+        let other_ring = self.records.first().is_some_and(|r| r.ring != record.ring);
+        if other_ring {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the audit record belongs to another ring's chain",
+            ));
+        }
         if record.seq != head.seq.saturating_add(1) || record.prev != head.hash {
             return Err(Error::new(
                 ErrorKind::Conflict,

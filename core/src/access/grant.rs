@@ -438,7 +438,8 @@ impl SignedGrant {
 /// The interval ranges a grant covers in `epochs` (each live epoch's readable intervals
 /// inside the scope): for a `Since(start)` scope the intervals from `start` to the one
 /// holding `not_after`; for named epochs every readable interval of each (which must be
-/// live and closed).
+/// live and closed) up to the one holding `not_after` (a closed epoch's sealing ended before
+/// the grant, so that is all of them unless a stale host sealed late).
 pub(crate) fn scope_ranges(
     epochs: &[EpochRecord],
     scope: &super::request::Scope,
@@ -463,7 +464,9 @@ pub(crate) fn scope_ranges(
                         ErrorKind::PolicyUnsatisfied,
                         "the request names an epoch that is not closed and readable",
                     ))?;
-                push_readable(&mut out, e, 0, u16::MAX);
+                if let Some((lo, hi)) = window_in(e, e.start, not_after)? {
+                    push_readable(&mut out, e, lo, hi);
+                }
             }
         }
     }

@@ -147,11 +147,14 @@ impl LogEntry {
             LogRecord::Request { request, .. } => request.request().ring == ring,
             LogRecord::Decision(d) => d.decision().ring == ring,
         };
-        if !in_ring || seq == 0 {
+        if !in_ring {
             return Err(Error::new(
                 ErrorKind::Tampered,
                 "a request-log record names another ring",
             ));
+        }
+        if seq == 0 {
+            return Err(Error::malformed("request-log sequence numbers start at 1"));
         }
         Ok(LogEntry {
             seq,
@@ -260,11 +263,13 @@ impl RequestLog {
 
     /// Checks that the log holds the frame `anchor` names (nothing when it is empty).
     pub fn check_anchor(&self, anchor: Anchor) -> Result<()> {
-        if anchor.seq == 0 {
+        if anchor == Anchor::EMPTY {
             return Ok(());
         }
-        let ok = usize::try_from(anchor.seq - 1)
-            .ok()
+        let ok = anchor
+            .seq
+            .checked_sub(1)
+            .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| self.entries.get(i))
             .is_some_and(|e| e.hash == anchor.hash);
         if ok {
@@ -482,7 +487,7 @@ impl RequestLog {
         let gov = ring.governance();
         let t = tally(
             gov,
-            since_of(ring),
+            Some(since_of(ring)),
             request,
             &self.decisions(hash),
             Some(now),
@@ -581,13 +586,8 @@ impl QuorumCheck for QuorumCheckLog<'_> {
             ));
         }
         let logged = self.log.decisions(&request.hash());
-        let t = tally(
-            query.base,
-            query.approver_since,
-            &request,
-            &logged,
-            Some(self.now),
-        )?;
+        let since = (!query.carried_out).then_some(query.approver_since);
+        let t = tally(query.base, since, &request, &logged, Some(self.now))?;
         if t.denied.is_some() {
             return Err(Error::new(
                 ErrorKind::PolicyUnsatisfied,
@@ -595,13 +595,6 @@ impl QuorumCheck for QuorumCheckLog<'_> {
             ));
         }
         let refs: Vec<&SignedDecision> = approvals.iter().collect();
-        tally(
-            query.base,
-            query.approver_since,
-            &request,
-            &refs,
-            Some(self.now),
-        )?
-        .require()
+        tally(query.base, since, &request, &refs, Some(self.now))?.require()
     }
 }

@@ -79,7 +79,7 @@ impl Tally {
 /// checked by [`tally`]).
 fn refusal(
     gov: &Governance,
-    since: &[ApproverSince],
+    since: Option<&[ApproverSince]>,
     request: &SignedRequest,
     a: &SignedDecision,
     level: usize,
@@ -101,10 +101,12 @@ fn refusal(
     if a.approver() == request.author() {
         return Some("an approver cannot approve its own request (self-approval)");
     }
-    let cooled = since
-        .iter()
-        .find(|s| s.approver == id)
-        .is_some_and(|s| s.since.saturating_add(gov.policy.approver_cooloff_secs) <= d.time);
+    let cooled = since.is_none_or(|since| {
+        since
+            .iter()
+            .find(|s| s.approver == id)
+            .is_some_and(|s| s.since.saturating_add(gov.policy.approver_cooloff_secs) <= d.time)
+    });
     if !cooled {
         return Some("an approval was made during the approver's cool-off");
     }
@@ -121,7 +123,8 @@ fn refusal(
 }
 
 /// Counts `decisions` for `request` under `gov` (its levels, quorums and cool-off) with the
-/// approver start times `since`. Every decision must name the request's ring and hash
+/// approver start times `since` (`None`: cool-off not judged, for changes a key holder
+/// already carried out after judging it against the start times of its time). Every decision must name the request's ring and hash
 /// (else [`ErrorKind::PolicyUnsatisfied`]). An approver counts at most once across all
 /// levels (at the first level where one of its approvals counts), only at a level that
 /// lists it, never for its own request, only after its cool-off, only with an approval
@@ -131,7 +134,7 @@ fn refusal(
 /// counts when its signer is an approver listed at the level it names.
 pub fn tally(
     gov: &Governance,
-    since: &[ApproverSince],
+    since: Option<&[ApproverSince]>,
     request: &SignedRequest,
     decisions: &[&SignedDecision],
     now: Option<u64>,
@@ -245,6 +248,11 @@ pub(crate) fn carried(query: &QuorumQuery<'_>) -> Result<(SignedRequest, Vec<Sig
         ));
     };
     let request = SignedRequest::parse(first)?;
+    if query.base.role_of(request.author()) != Some(Role::Admin) {
+        return Err(unsatisfied(
+            "a governance change request must be made by an admin of the version it changes",
+        ));
+    }
     if request.hash() != a.request || request.request().ring != query.candidate.ring {
         return Err(unsatisfied(
             "the request a governance record carries is not the one it names",
@@ -269,6 +277,7 @@ impl QuorumCheck for EvidenceQuorum {
     fn check(&self, query: &QuorumQuery<'_>) -> Result<()> {
         let (request, approvals) = carried(query)?;
         let refs: Vec<&SignedDecision> = approvals.iter().collect();
-        tally(query.base, query.approver_since, &request, &refs, None)?.require()
+        let since = (!query.carried_out).then_some(query.approver_since);
+        tally(query.base, since, &request, &refs, None)?.require()
     }
 }

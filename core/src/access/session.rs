@@ -123,14 +123,6 @@ impl GrantSession {
                 "the secret was sealed for another ring",
             ));
         }
-        let part = g
-            .parts
-            .iter()
-            .position(|p| p.epoch == id.epoch && p.first <= id.interval && id.interval <= p.last)
-            .ok_or(Error::new(
-                ErrorKind::UnknownKey,
-                "the secret was sealed outside the grant's bounds",
-            ))?;
         let ks = self
             .ring
             .key_state()
@@ -160,6 +152,14 @@ impl GrantSession {
                 "the key's interval was shredded",
             ));
         }
+        let part = g
+            .parts
+            .iter()
+            .position(|p| p.epoch == id.epoch && p.first <= id.interval && id.interval <= p.last)
+            .ok_or(Error::new(
+                ErrorKind::UnknownKey,
+                "the secret was sealed outside the grant's bounds",
+            ))?;
         Ok(part)
     }
 

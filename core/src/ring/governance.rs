@@ -117,7 +117,8 @@ pub struct Policy {
     pub max_grant_secs: u64,
     /// How far back a grant's scope may reach (default 30 days).
     pub max_lookback_secs: u64,
-    /// How long a request stays open after it was first logged (default 12 h).
+    /// How long a request stays open after its creation time (default 12 h; a request dated
+    /// more than 5 minutes ahead of a checker's clock is refused).
     pub request_lifetime_secs: u64,
     /// `fresh_until = write time + freshness_intervals × interval` (default 2, at most 64).
     pub freshness_intervals: u32,

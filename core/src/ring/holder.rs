@@ -427,6 +427,20 @@ impl KeyHolder {
         }
         let ring_id = self.ring.id();
         let old: Option<KeyState> = self.ring.key_state().map(|s| s.key_state().clone());
+        let behind = |given: Anchor, had: Anchor| {
+            given.seq < had.seq || (given.seq == had.seq && given.hash != had.hash)
+        };
+        if let Some(o) = &old
+            && (behind(anchors.0, o.audit) || behind(anchors.1, o.requests))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the audit or request-log head given is older than, or differs from, the one the key state anchors: read the streams again",
+            ));
+        }
+        if let (Some(o), Some(order)) = (&old, &order) {
+            order.log.check_anchor(o.requests)?;
+        }
         let old_hash = self.ring.key_state().map(|s| s.hash());
         let mut events = Vec::new();
 
@@ -478,7 +492,14 @@ impl KeyHolder {
         {
             if let [prev, next] = pair {
                 if net_needs_quorum {
-                    check_change(prev.governance(), next.governance(), quorum, since, now)?;
+                    check_change(
+                        prev.governance(),
+                        next.governance(),
+                        quorum,
+                        since,
+                        now,
+                        false,
+                    )?;
                 }
                 events.push(Event::GovernanceApplied {
                     version: next.version(),
@@ -774,8 +795,9 @@ impl KeyHolder {
             }
         }
 
-        // 8b. Grants: parts of dead epochs go, a live grant that follows its window gets a
-        //     part in a new epoch, and the new grant is issued.
+        // 8b. Grants: parts of dead epochs go, parts are cut to what their epoch still reads
+        //     (shredding), a live grant that follows its window gets a part in a new epoch,
+        //     and the new grant is issued.
         let created_epoch = events.iter().find_map(|e| match e {
             Event::EpochCreated { epoch, .. } if old.is_some() => Some(*epoch),
             _ => None,
@@ -784,11 +806,37 @@ impl KeyHolder {
         for g in grants {
             let gr = g.grant();
             let mut next = gr.clone();
-            next.parts.retain(|p| {
-                epochs
+            // Parts keep only what their epoch still reads: a revoked or destroyed epoch's
+            // part goes, a part reaching into shredded intervals is re-wrapped without them.
+            let mut parts = Vec::with_capacity(gr.parts.len() + 1);
+            for p in &gr.parts {
+                let Some(e) = epochs
                     .iter()
-                    .any(|e| e.epoch == p.epoch && e.state == EpochState::Live)
-            });
+                    .find(|e| e.epoch == p.epoch && e.state == EpochState::Live)
+                else {
+                    continue;
+                };
+                let kept: Vec<(u16, u16)> = e
+                    .readable()
+                    .into_iter()
+                    .filter_map(|(a, b)| {
+                        let (a, b) = (a.max(p.first), b.min(p.last));
+                        (a <= b).then_some((a, b))
+                    })
+                    .collect();
+                if kept == [(p.first, p.last)] {
+                    parts.push(p.clone());
+                    continue;
+                }
+                let nodes = opener.opened(&mut plain, e)?;
+                for (a, b) in kept {
+                    parts.push(next.wrap_part(e.epoch, a, b, nodes, rng)?);
+                }
+            }
+            if parts.len() > MAX_GRANT_PARTS {
+                parts.drain(..parts.len() - MAX_GRANT_PARTS);
+            }
+            next.parts = parts;
             if let Some(n) = created_epoch.filter(|_| gr.follows)
                 && let Some(rec) = epochs.iter().find(|e| e.epoch == n)
                 && let Some((lo, hi)) = window_in(rec, rec.start, gr.not_after)?
@@ -1039,6 +1087,13 @@ fn check_order(
             "the request's scope reaches further back than the policy's max_lookback",
         ));
     }
-    tally(ag, since, request, &o.log.decisions(&o.request), Some(now))?.require()?;
+    tally(
+        ag,
+        Some(since),
+        request,
+        &o.log.decisions(&o.request),
+        Some(now),
+    )?
+    .require()?;
     Ok((request.clone(), *duration_secs, scope.clone()))
 }

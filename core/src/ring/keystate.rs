@@ -264,6 +264,9 @@ impl KeyState {
             || self.write_time > self.fresh_until
             || self.kek_generation == 0
             || self.wraps.is_empty()
+            || [self.audit, self.requests]
+                .iter()
+                .any(|a| a.seq == 0 && a.hash != [0; 32])
         {
             return Err(BAD);
         }

@@ -195,6 +195,10 @@ pub struct QuorumQuery<'a> {
     /// state's write time (0 without one). Judge an approval's cool-off and expiry by the
     /// times the approval objects carry, not by this.
     pub now: u64,
+    /// The key state already carries out this version: a key holder judged its approvers'
+    /// cool-off against the start times of its time, which the current `approver_since` no
+    /// longer holds for approvers removed (or re-added) since. Cool-off is not judged again.
+    pub carried_out: bool,
 }
 
 /// Decides whether a governance change that needs a quorum has it. Return
@@ -407,6 +411,7 @@ pub(crate) fn check_change(
     quorum: &dyn QuorumCheck,
     approver_since: &[ApproverSince],
     now: u64,
+    carried_out: bool,
 ) -> Result<()> {
     next.check_monotone(base)?;
     if !base.is_bootstrap() && Change::between(base, next).needs_quorum() {
@@ -416,6 +421,7 @@ pub(crate) fn check_change(
             content_hash: next.content_hash(),
             approver_since,
             now,
+            carried_out,
         })?;
     }
     Ok(())
@@ -597,12 +603,17 @@ impl Ring {
             .key_state
             .as_ref()
             .map_or(0, |k| k.key_state().write_time);
+        let carried = self
+            .key_state
+            .as_ref()
+            .map_or(0, |k| k.key_state().governance.version);
         let mut prev: Option<&SignedGovernance> = None;
         for g in self.history() {
             if let Some(p) = prev
                 && g.version() > after
             {
-                check_change(p.governance(), g.governance(), quorum, since, now).map_err(
+                let carried_out = g.version() <= carried;
+                check_change(p.governance(), g.governance(), quorum, since, now, carried_out).map_err(
                     |e| {
                         if e.kind() == ErrorKind::InvalidInput {
                             Error::malformed(
@@ -725,12 +736,17 @@ impl Ring {
                 || ks.used_requests.binary_search(&g.request).is_err()
                 || applied.revoked_grants.contains(&g.id.0)
                 || g.parts.iter().any(|p| {
-                    ks.epoch(p.epoch)
-                        .is_none_or(|e| e.state != EpochState::Live)
+                    ks.epoch(p.epoch).is_none_or(|e| {
+                        e.state != EpochState::Live
+                            || !e
+                                .readable()
+                                .iter()
+                                .any(|(a, b)| *a <= p.first && p.last <= *b)
+                    })
                 })
             {
                 return Err(tampered(
-                    "a grant in the key state is for another ring, unrecorded, revoked or of a dead epoch",
+                    "a grant in the key state is for another ring, unrecorded, revoked, or reaches keys its epoch no longer has",
                 ));
             }
             grant_ids.push(g.id);
@@ -976,7 +992,7 @@ impl Ring {
             .as_ref()
             .map(|k| k.key_state().approver_since.as_slice())
             .unwrap_or_default();
-        check_change(latest.governance(), &draft, quorum, since, now)?;
+        check_change(latest.governance(), &draft, quorum, since, now, false)?;
         let version = draft.version;
         let signed = draft.sign(admin)?;
         let keep_from = self
