@@ -15,7 +15,8 @@ use crate::keys::{EpochKeys, KeyId};
 use crate::ring::{EpochState, Ring};
 use crate::sealed::{SealedSecret, decode_any};
 
-/// A requester's open grant.
+/// A requester's open grant. It checks revocation and epoch state against the ring it was
+/// opened with: reload the ring and open the session again before each use.
 pub struct GrantSession {
     ring: Ring,
     grant: SignedGrant,
