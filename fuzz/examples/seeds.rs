@@ -335,7 +335,10 @@ fn access_seeds(path: &Path, dir: &Path) {
     let mut n = 0;
     for l in text.lines() {
         if let Some(j) = l.trim().strip_prefix("\"json\": \"") {
-            let j = j.trim_end_matches(',').trim_end_matches('"').replace("\\\"", "\"");
+            let j = j
+                .trim_end_matches(',')
+                .trim_end_matches('"')
+                .replace("\\\"", "\"");
             let mut input = vec![5u8];
             input.extend_from_slice(j.as_bytes());
             write(dir, &format!("json-{n}"), &input);

@@ -10,16 +10,15 @@
 //!   anchor (on success its head is the last frame's).
 #![no_main]
 
+use dkm_core::RingId;
 use dkm_core::access::{LogEntry, RequestLog, SignedDecision, SignedGrant, SignedRequest};
 use dkm_core::audit::AuditRecord;
 use dkm_core::ring::Anchor;
-use dkm_core::RingId;
 use libfuzzer_sys::fuzz_target;
 
 /// The ring id of `testvectors/v1/access.json` (its request-log frames are seeds).
 const RING: RingId = RingId([
-    0xbe, 0xb8, 0xc0, 0x91, 0xf6, 0x61, 0xc1, 0x7d, 0x75, 0xc8, 0x51, 0xd4, 0x3c, 0x13, 0x0a,
-    0x5f,
+    0xbe, 0xb8, 0xc0, 0x91, 0xf6, 0x61, 0xc1, 0x7d, 0x75, 0xc8, 0x51, 0xd4, 0x3c, 0x13, 0x0a, 0x5f,
 ]);
 
 fuzz_target!(|data: &[u8]| {
