@@ -1,0 +1,719 @@
+//! The dkm host layer (std): a [`Store`] with its three streams per ring, the embedded
+//! [`FileStore`], the pin book, the system clock and OS randomness, and the operations every
+//! binding and the `dkm` command share. All logic about keys, approvals and audit lives in
+//! `dkm-core`; this crate reads and writes, retries lost races, and keeps pins.
+
+pub mod error;
+pub mod files;
+pub mod store;
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use dkm_core::access::{RequestLog, RequestStatus, Scope, SignedGrant, SignedRequest, Verdict};
+use dkm_core::audit::{
+    AuditRecord, AuditSink, FLAG_CLOCK_OVERRIDE, audit_verify, decision_record, records_for,
+    request_record,
+};
+use dkm_core::rand_core::Rng;
+use dkm_core::ring::{Anchor, ApprovalRef, Governance, SignedGovernance};
+use dkm_core::rng::SystemRng;
+use dkm_core::sealed::Suite;
+use dkm_core::{
+    ErrorKind, Event, GrantId, GrantSession, Identity, KeyHolder, Pin, Policy, Ring, RingId,
+    RingPublic, SealedSecret,
+};
+use zeroize::Zeroizing;
+
+pub use error::{HostError, Result};
+pub use files::PinBook;
+pub use store::{FileStore, Store};
+
+/// The clock: the system's, or an override (tests, demos) that audit records flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// Unix seconds.
+    pub now: u64,
+    /// Set by an override: audit records carry [`FLAG_CLOCK_OVERRIDE`].
+    pub overridden: bool,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Result<Clock> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| HostError::new(ErrorKind::OutOfRange, "the system clock is before 1970"))?
+            .as_secs();
+        Ok(Clock {
+            now,
+            overridden: false,
+        })
+    }
+
+    /// An overridden clock.
+    pub fn fixed(now: u64) -> Clock {
+        Clock {
+            now,
+            overridden: true,
+        }
+    }
+
+    /// The audit flags of a state change made under this clock.
+    pub fn flags(&self) -> u8 {
+        if self.overridden {
+            FLAG_CLOCK_OVERRIDE
+        } else {
+            0
+        }
+    }
+}
+
+/// A ring loaded and verified through its pin.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The ring.
+    pub ring: Ring,
+    /// Its store version.
+    pub version: u64,
+    /// The pin it was verified through.
+    pub pin: Pin,
+}
+
+/// What a governance change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Signed and stored: the new governance version.
+    Applied {
+        /// Version.
+        version: u64,
+        /// Key holders must still run `maintain` (always true after a change).
+        pending: bool,
+    },
+    /// It needs the approval policy's quorum: logged as a request.
+    Requested {
+        /// The request's hash (its id).
+        request: [u8; 32],
+    },
+}
+
+/// How many times a lost compare-and-swap is retried.
+const RETRIES: u32 = 64;
+
+/// The operations of a host on one store.
+pub struct Host<S: Store> {
+    store: S,
+    pins: PinBook,
+    clock: Clock,
+    rng: RefCell<SystemRng>,
+    explicit_pin: Option<Pin>,
+}
+
+fn ring_id_of(blob: &[u8]) -> Result<RingId> {
+    if blob.get(..4) != Some(dkm_core::ring::RING_MAGIC.as_slice()) {
+        return Err(HostError::new(
+            ErrorKind::Malformed,
+            "not a dkm ring (bad magic)",
+        ));
+    }
+    blob.get(5..21)
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .map(RingId)
+        .ok_or_else(|| HostError::new(ErrorKind::Malformed, "the ring is truncated"))
+}
+
+/// The signer of the oldest governance record a blob carries (trusted on first use).
+fn first_signer(blob: &[u8]) -> Result<dkm_core::PublicIdentity> {
+    let bad = || HostError::new(ErrorKind::Malformed, "the ring is truncated");
+    let n = blob.get(21).copied().ok_or_else(bad)?;
+    if n == 0 {
+        return Err(HostError::new(
+            ErrorKind::Malformed,
+            "a ring carries at least one governance record",
+        ));
+    }
+    let len = blob
+        .get(22..26)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(bad)?;
+    let len = usize::try_from(len).map_err(|_| bad())?;
+    let rec = blob.get(26..26usize.saturating_add(len)).ok_or_else(bad)?;
+    Ok(SignedGovernance::parse(rec)?.signer().clone())
+}
+
+fn hex32(text: &str, what: &str) -> Result<[u8; 32]> {
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            HostError::new(
+                ErrorKind::InvalidInput,
+                format!("{text:?} is not a {what} (64 hex digits)"),
+            )
+        })
+}
+
+/// Parses a request id as printed (64 hex digits).
+pub fn parse_request_id(text: &str) -> Result<[u8; 32]> {
+    hex32(text, "request id")
+}
+
+/// Parses a grant id as printed (32 hex digits).
+pub fn parse_grant_id(text: &str) -> Result<GrantId> {
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .map(GrantId)
+        .ok_or_else(|| {
+            HostError::new(
+                ErrorKind::InvalidInput,
+                format!("{text:?} is not a grant id (32 hex digits) or a grant file"),
+            )
+        })
+}
+
+/// The audit sink of an elevated session: the store's audit stream.
+struct StoreSink<'a, S: Store> {
+    store: &'a S,
+    ring: &'a str,
+}
+
+impl<S: Store> AuditSink for StoreSink<'_, S> {
+    fn head(&mut self) -> dkm_core::Result<Anchor> {
+        let lines = self.store.read_audit(self.ring).map_err(|_| {
+            dkm_core::Error::new(
+                ErrorKind::StoreUnavailable,
+                "the audit chain cannot be read",
+            )
+        })?;
+        match lines.last() {
+            None => Ok(Anchor::EMPTY),
+            Some(l) => Ok(AuditRecord::from_json(l)?.head()),
+        }
+    }
+
+    fn append(&mut self, record: &AuditRecord) -> dkm_core::Result<()> {
+        let expected = Anchor {
+            seq: record.seq.saturating_sub(1),
+            hash: record.prev,
+        };
+        self.store
+            .append_audit(self.ring, expected, std::slice::from_ref(record))
+            .map_err(|e| {
+                if e.kind() == ErrorKind::Conflict {
+                    dkm_core::Error::new(ErrorKind::Conflict, "the audit chain moved")
+                } else {
+                    dkm_core::Error::new(
+                        ErrorKind::StoreUnavailable,
+                        "the audit record could not be written: no plaintext without audit",
+                    )
+                }
+            })
+    }
+}
+
+/// The first problem of an audit chain as stored, by index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Records read.
+    pub records: usize,
+    /// The head, when the chain verifies.
+    pub head: Option<Anchor>,
+    /// The first problem: index and reason.
+    pub problem: Option<(usize, String)>,
+}
+
+impl<S: Store> Host<S> {
+    /// A host on `store` keeping pins in `pins`, with `clock`.
+    pub fn new(store: S, pins: PinBook, clock: Clock) -> Result<Host<S>> {
+        Ok(Host {
+            store,
+            pins,
+            clock,
+            rng: RefCell::new(SystemRng::new()?),
+            explicit_pin: None,
+        })
+    }
+
+    /// Verifies every ring through `pin` instead of the pin book's.
+    pub fn with_pin(mut self, pin: Pin) -> Host<S> {
+        self.explicit_pin = Some(pin);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now
+    }
+
+    fn flags(&self) -> u8 {
+        self.clock.flags()
+    }
+
+    fn retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+        let mut last = None;
+        for attempt in 0..RETRIES {
+            match f() {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt + 1 < RETRIES => {
+                    last = Some(e);
+                    let mut b = [0u8; 1];
+                    self.rng.borrow_mut().fill_bytes(&mut b);
+                    let jitter = u64::from(b[0] % 20);
+                    std::thread::sleep(Duration::from_millis(2 + jitter));
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| HostError::new(ErrorKind::Conflict, "too many lost races")))
+    }
+
+    /// Loads `name` and verifies it through the explicit pin, the pin book's pin, or on first
+    /// use the signer of its oldest governance record; saves the new pin.
+    pub fn load(&self, name: &str) -> Result<Loaded> {
+        let (blob, version) = self.store.load(name)?.ok_or_else(|| {
+            HostError::new(
+                ErrorKind::InvalidInput,
+                format!("no ring named {name:?} in the store"),
+            )
+        })?;
+        let id = ring_id_of(&blob)?;
+        let pin = match &self.explicit_pin {
+            Some(p) => p.clone(),
+            None => match self.pins.get(id)? {
+                Some(p) => p,
+                None => Pin::new(id, vec![first_signer(&blob)?]),
+            },
+        };
+        let ring = Ring::load(&blob, &pin)?;
+        self.pins.save(&ring.pin())?;
+        Ok(Loaded { ring, version, pin })
+    }
+
+    /// The ring's request log, checked against the key state's anchor.
+    pub fn log(&self, name: &str, ring: &Ring) -> Result<RequestLog> {
+        let frames = self.store.read_requests(name)?;
+        let anchor = ring
+            .key_state()
+            .map_or(Anchor::EMPTY, |k| k.key_state().requests);
+        Ok(RequestLog::load(
+            ring.id(),
+            frames.iter().map(Vec::as_slice),
+            anchor,
+        )?)
+    }
+
+    fn audit_head(&self, name: &str) -> Result<Anchor> {
+        match self.store.read_audit(name)?.last() {
+            None => Ok(Anchor::EMPTY),
+            Some(l) => Ok(AuditRecord::from_json(l)?.head()),
+        }
+    }
+
+    fn commit(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        ring: &Ring,
+        events: &[Event],
+        actor: &Identity,
+    ) -> Result<()> {
+        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        self.store
+            .compare_and_swap(name, version, &ring.to_bytes(), &|head| {
+                records_for(id, events, actor, now, flags, head)
+            })?;
+        // Pin what was written (verified like any load).
+        let pin = match &self.explicit_pin {
+            Some(p) => p.clone(),
+            None => self.pins.get(id)?.unwrap_or_else(|| ring.pin()),
+        };
+        let verified = Ring::load(&ring.to_bytes(), &pin)?;
+        self.pins.save(&verified.pin())
+    }
+
+    /// Creates ring `name` with `admin` as its only admin.
+    pub fn create_ring(&self, name: &str, admin: &Identity, policy: Policy) -> Result<RingId> {
+        store::check_ring_name(name)?;
+        let (ring, events) = Ring::create(name, policy, admin, &[], &mut *self.rng.borrow_mut())?;
+        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        self.store
+            .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
+                records_for(id, &events, admin, now, flags, head)
+            })?;
+        self.pins.save(&ring.pin())?;
+        Ok(id)
+    }
+
+    /// Changes the governance as `admin`: applied at once when it needs no quorum, else
+    /// logged as a change request for approvers.
+    pub fn govern(
+        &self,
+        name: &str,
+        admin: &Identity,
+        reason: &str,
+        edit: impl Fn(&mut Governance) -> Result<()>,
+    ) -> Result<ChangeOutcome> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let mut draft = l.ring.draft();
+            edit(&mut draft)?;
+            if l.ring.needs_quorum(&draft) {
+                let (req, content) = SignedRequest::governance_change(
+                    &l.ring,
+                    &draft,
+                    admin,
+                    reason,
+                    self.now(),
+                    &mut *self.rng.borrow_mut(),
+                )?;
+                let hash = req.hash();
+                self.log_request(name, &l.ring, req, Some(content), admin)?;
+                return Ok(ChangeOutcome::Requested { request: hash });
+            }
+            let log = self.log(name, &l.ring)?;
+            let mut ring = l.ring;
+            let (_, events) =
+                ring.apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())?;
+            self.commit(name, Some(l.version), &ring, &events, admin)?;
+            Ok(ChangeOutcome::Applied {
+                version: ring.governance().version,
+                pending: ring.is_pending(),
+            })
+        })
+    }
+
+    fn log_request(
+        &self,
+        name: &str,
+        ring: &Ring,
+        req: SignedRequest,
+        content: Option<Vec<u8>>,
+        author: &Identity,
+    ) -> Result<()> {
+        let log = self.log(name, ring)?;
+        let (action, detail) = request_record(&req);
+        let entry = log.log_request(ring, req, content, self.now())?;
+        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        self.store.append_request(name, &entry, &|head| {
+            Ok(vec![AuditRecord::sign(
+                id, head, now, flags, action, detail, author,
+            )?])
+        })
+    }
+
+    /// Signs the approved change request `request` with its approvals, as `admin`.
+    pub fn apply(&self, name: &str, request: &[u8; 32], admin: &Identity) -> Result<u64> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let log = self.log(name, &l.ring)?;
+            let (_, content) = log.request(request).ok_or_else(|| {
+                HostError::new(
+                    ErrorKind::InvalidInput,
+                    "no such request in the ring's request log",
+                )
+            })?;
+            let content = content.ok_or_else(|| {
+                HostError::new(
+                    ErrorKind::InvalidInput,
+                    "that request is not a governance change with its content: nothing to apply",
+                )
+            })?;
+            let mut draft = Governance::from_content_bytes(content)?;
+            draft.approval = Some(ApprovalRef {
+                request: *request,
+                evidence: log.evidence(request)?,
+            });
+            let mut ring = l.ring;
+            let (_, events) = ring
+                .apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())
+                .map_err(|e| {
+                    if e.kind() == ErrorKind::Conflict {
+                        HostError::new(
+                            ErrorKind::InvalidInput,
+                            "the ring changed since this change was requested: request it again",
+                        )
+                    } else {
+                        e.into()
+                    }
+                })?;
+            self.commit(name, Some(l.version), &ring, &events, admin)?;
+            Ok(ring.governance().version)
+        })
+    }
+
+    /// Runs `maintain` (or `roll_epoch`) as the key holder `holder`; returns what it did
+    /// (empty when nothing needed writing).
+    pub fn maintain(&self, name: &str, holder: &Identity, roll: bool) -> Result<Vec<Event>> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let head = self.audit_head(name)?;
+            let log = self.log(name, &l.ring)?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
+            let now = self.now();
+            let quorum = log.quorum_check(now);
+            let anchors = (head, log.head());
+            let mut rng = self.rng.borrow_mut();
+            let m = if roll {
+                kh.roll_epoch(holder, now, &mut *rng, &quorum, anchors)?
+            } else {
+                kh.maintain(holder, now, &mut *rng, &quorum, anchors)?
+            };
+            drop(rng);
+            if m.written {
+                self.commit(name, Some(l.version), kh.ring(), &m.events, holder)?;
+            }
+            Ok(m.events)
+        })
+    }
+
+    /// Seals as the key holder `holder`, running `maintain` first when the ring needs it.
+    /// Asks the request log again about every governance change since the one the previous
+    /// pin's key state carried out (an approved change denied later is refused).
+    pub fn seal(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        let before = self.load(name)?;
+        let since = before.pin.key_state.map_or(0, |k| k.governance_version);
+        let mut l = before;
+        if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+            self.maintain(name, holder, false)?;
+            l = self.load(name)?;
+        }
+        let log = self.log(name, &l.ring)?;
+        l.ring.recheck_since(since, &log.quorum_check(self.now()))?;
+        let mut kh = KeyHolder::open(l.ring, holder)?;
+        Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+    }
+
+    /// Opens a secret (either suite) as the key holder `holder`.
+    pub fn unseal(
+        &self,
+        name: &str,
+        holder: &Identity,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let l = self.load(name)?;
+        let mut kh = KeyHolder::open(l.ring, holder)?;
+        let bytes = dkm_core::decode_any(sealed)?;
+        match SealedSecret::parse(&bytes)?.suite() {
+            Suite::HpkeX25519Xaes256GcmCommit => Ok(kh.unseal_seal_only(&bytes, context)?),
+            Suite::Xaes256GcmCommit => Ok(kh.unseal(&bytes, context)?),
+        }
+    }
+
+    /// Opens a secret through grant `grant` as its requester, the audit record written to
+    /// the store first.
+    pub fn unseal_with_grant(
+        &self,
+        name: &str,
+        requester: &Identity,
+        grant: GrantId,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let l = self.load(name)?;
+        let mut s = GrantSession::open(l.ring, requester, grant)?;
+        let bytes = dkm_core::decode_any(sealed)?;
+        let mut sink = StoreSink {
+            store: &self.store,
+            ring: name,
+        };
+        let (now, flags) = (self.now(), self.flags());
+        match SealedSecret::parse(&bytes)?.suite() {
+            Suite::HpkeX25519Xaes256GcmCommit => {
+                Ok(s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)?)
+            }
+            Suite::Xaes256GcmCommit => {
+                Ok(s.unseal(requester, &bytes, context, now, flags, &mut sink)?)
+            }
+        }
+    }
+
+    /// What a seal-only party needs: the pin and the ring blob.
+    pub fn export_public(&self, name: &str) -> Result<Vec<u8>> {
+        let l = self.load(name)?;
+        Ok(files::public_file(&l.ring.pin(), &l.ring.to_bytes()))
+    }
+
+    /// Logs an access request by `requester`; returns its id.
+    pub fn request_access(
+        &self,
+        name: &str,
+        requester: &Identity,
+        reason: &str,
+        duration_secs: u64,
+        scope: Option<Scope>,
+    ) -> Result<[u8; 32]> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let req = SignedRequest::access(
+                &l.ring,
+                requester,
+                reason,
+                duration_secs,
+                scope.clone(),
+                self.now(),
+                &mut *self.rng.borrow_mut(),
+            )?;
+            let hash = req.hash();
+            self.log_request(name, &l.ring, req, None, requester)?;
+            Ok(hash)
+        })
+    }
+
+    /// Every logged request and where it stands.
+    pub fn requests(&self, name: &str) -> Result<Vec<(SignedRequest, RequestStatus)>> {
+        let l = self.load(name)?;
+        let log = self.log(name, &l.ring)?;
+        let mut out = Vec::new();
+        for r in log.requests() {
+            let status = log.status(&l.ring, &r.hash(), self.now())?;
+            out.push((r.clone(), status));
+        }
+        Ok(out)
+    }
+
+    /// Logs `approver`'s decision on `request` at `level`.
+    pub fn decide(
+        &self,
+        name: &str,
+        request: &[u8; 32],
+        level: &str,
+        verdict: Verdict,
+        approver: &Identity,
+    ) -> Result<()> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let log = self.log(name, &l.ring)?;
+            let entry = log.decide(&l.ring, request, level, verdict, approver, self.now())?;
+            let dkm_core::access::LogRecord::Decision(d) = entry.record() else {
+                return Err(HostError::new(
+                    ErrorKind::Internal,
+                    "a decision frame lost its decision",
+                ));
+            };
+            let (action, detail) = decision_record(d);
+            let (now, flags, id) = (self.now(), self.flags(), l.ring.id());
+            self.store.append_request(name, &entry, &|head| {
+                Ok(vec![AuditRecord::sign(
+                    id, head, now, flags, action, detail, approver,
+                )?])
+            })
+        })
+    }
+
+    /// Issues the grant for `request` as the key holder `holder` (running `maintain` with
+    /// it); returns the signed grant.
+    pub fn grant(&self, name: &str, request: &[u8; 32], holder: &Identity) -> Result<SignedGrant> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let head = self.audit_head(name)?;
+            let log = self.log(name, &l.ring)?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
+            let (m, id) = kh.issue_grant(
+                holder,
+                self.now(),
+                &mut *self.rng.borrow_mut(),
+                &log,
+                request,
+                head,
+            )?;
+            self.commit(name, Some(l.version), kh.ring(), &m.events, holder)?;
+            let ks = kh.ring().key_state().ok_or_else(|| {
+                HostError::new(ErrorKind::Internal, "a grant without a key state")
+            })?;
+            for g in &ks.key_state().grants {
+                let g = SignedGrant::parse(g)?;
+                if g.grant().id == id {
+                    return Ok(g);
+                }
+            }
+            Err(HostError::new(
+                ErrorKind::Internal,
+                "the issued grant is not in the key state",
+            ))
+        })
+    }
+
+    /// Verifies the stored audit chain against the key state's anchor.
+    pub fn audit_verify(&self, name: &str) -> Result<AuditReport> {
+        let l = self.load(name)?;
+        let lines = self.store.read_audit(name)?;
+        let mut bytes = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            match AuditRecord::from_json(line) {
+                Ok(r) => bytes.push(r.as_bytes().to_vec()),
+                Err(e) => {
+                    let reason = match e.kind() {
+                        ErrorKind::Tampered => {
+                            "edited record (JSON fields or signature)".to_owned()
+                        }
+                        k => format!("malformed record ({k})"),
+                    };
+                    return Ok(AuditReport {
+                        records: lines.len(),
+                        head: None,
+                        problem: Some((i, reason)),
+                    });
+                }
+            }
+        }
+        let anchors: Vec<Anchor> = l
+            .ring
+            .key_state()
+            .map(|k| vec![k.key_state().audit])
+            .unwrap_or_default();
+        Ok(
+            match audit_verify(l.ring.id(), bytes.iter().map(Vec::as_slice), &anchors) {
+                Ok(head) => AuditReport {
+                    records: lines.len(),
+                    head: Some(head),
+                    problem: None,
+                },
+                Err(p) => AuditReport {
+                    records: lines.len(),
+                    head: None,
+                    problem: Some((p.index, p.fault.name().to_owned())),
+                },
+            },
+        )
+    }
+
+    /// The stored audit records (each line parsed; a bad line is an error naming it).
+    pub fn audit_records(&self, name: &str) -> Result<Vec<AuditRecord>> {
+        self.load(name)?;
+        self.store
+            .read_audit(name)?
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                AuditRecord::from_json(l).map_err(|e| {
+                    HostError::new(e.kind(), format!("audit record {i}: {}", e.message()))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Seals to a ring's public part (seal-only: no secret identity).
+pub fn seal_to(public: &[u8], now: u64, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+    let (pin, blob) = files::parse_public_file(public)?;
+    let rp = RingPublic::load(&blob, &pin)?;
+    let mut rng = SystemRng::new()?;
+    Ok(rp.seal(now, plaintext, context, &mut rng)?)
+}
