@@ -281,3 +281,39 @@ fn a_change_request_by_a_non_admin_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PolicyUnsatisfied);
 }
+
+/// A `Since` grant takes no part in epochs closed (plus the freshness period) before its
+/// scope starts: it used to take one in every live epoch, and past 12 none could be issued.
+#[test]
+fn a_since_grant_skips_epochs_closed_before_its_scope() {
+    let mut w = World::new(107);
+    let s1 = w.s1.clone();
+    for _ in 0..14 {
+        w.now += 3 * DAY;
+        let mut kh = KeyHolder::open(w.reload(), &s1).unwrap();
+        let m = kh
+            .roll_epoch(
+                &s1,
+                w.now,
+                &mut w.rng,
+                &w.log.quorum_check(w.now),
+                (w.audit.head_anchor(), w.log.head()),
+            )
+            .unwrap();
+        w.record_events(&s1, &m.events, w.now);
+        w.ring = kh.into_ring();
+    }
+    w.now += 3 * DAY;
+    w.maintain(&s1, w.now);
+    let eng = w.eng.clone();
+    let h = w.request(&eng, HOUR, Some(Scope::Since(w.now - HOUR)));
+    w.approve_both(&h);
+    let id = w.grant(&h).unwrap();
+    let ring = w.reload();
+    let ks = ring.key_state().unwrap().key_state();
+    let g = SignedGrant::parse(&ks.grants[0]).unwrap();
+    assert_eq!(g.grant().id, id);
+    let current = ks.current().unwrap().epoch;
+    let epochs: Vec<u32> = g.grant().parts.iter().map(|p| p.epoch).collect();
+    assert_eq!(epochs, vec![current], "{:?}", g.grant().parts);
+}

@@ -436,20 +436,33 @@ impl SignedGrant {
 }
 
 /// The interval ranges a grant covers in `epochs` (each live epoch's readable intervals
-/// inside the scope): for a `Since(start)` scope the intervals from `start` to the one
-/// holding `not_after`; for named epochs every readable interval of each (which must be
-/// live and closed) up to the one holding `not_after` (a closed epoch's sealing ended before
-/// the grant, so that is all of them unless a stale host sealed late).
+/// inside the scope), never before `floor` (the request's creation time minus
+/// `max_lookback`): for a `Since(start)` scope the intervals from `start` to the one holding
+/// `not_after`; for named epochs every readable interval of each (which must be live and
+/// closed) up to the one holding `not_after`. A closed epoch counts only up to the interval
+/// holding its retirement plus the freshness period (`grace_intervals` of its intervals):
+/// after that no host seals with it.
 pub(crate) fn scope_ranges(
     epochs: &[EpochRecord],
     scope: &super::request::Scope,
     not_after: u64,
+    floor: u64,
+    grace_intervals: u32,
 ) -> Result<Vec<(u32, u16, u16)>> {
     let mut out = Vec::new();
+    let last_seal = |e: &EpochRecord| {
+        if e.retired == 0 {
+            not_after
+        } else {
+            e.retired
+                .saturating_add(u64::from(grace_intervals).saturating_mul(e.interval_secs))
+                .min(not_after)
+        }
+    };
     match scope {
         super::request::Scope::Since(start) => {
             for e in epochs.iter().filter(|e| e.state == EpochState::Live) {
-                if let Some((lo, hi)) = window_in(e, *start, not_after)? {
+                if let Some((lo, hi)) = window_in(e, (*start).max(floor), last_seal(e))? {
                     push_readable(&mut out, e, lo, hi);
                 }
             }
@@ -464,7 +477,7 @@ pub(crate) fn scope_ranges(
                         ErrorKind::PolicyUnsatisfied,
                         "the request names an epoch that is not closed and readable",
                     ))?;
-                if let Some((lo, hi)) = window_in(e, e.start, not_after)? {
+                if let Some((lo, hi)) = window_in(e, e.start.max(floor), last_seal(e))? {
                     push_readable(&mut out, e, lo, hi);
                 }
             }
@@ -473,22 +486,31 @@ pub(crate) fn scope_ranges(
     Ok(out)
 }
 
-/// The intervals of `e` from time `start` to the one holding `not_after`, if any.
-pub(crate) fn window_in(e: &EpochRecord, start: u64, not_after: u64) -> Result<Option<(u16, u16)>> {
+/// The intervals of `e` from time `start` to the one holding `end`, if any.
+pub(crate) fn window_in(e: &EpochRecord, start: u64, end: u64) -> Result<Option<(u16, u16)>> {
     let sched = e.schedule()?;
-    if e.start > not_after || sched.end() <= start {
+    if e.start > end || sched.end() <= start || start > end {
         return Ok(None);
     }
     let lo = sched.interval_at(start.max(e.start))?;
-    let hi = sched.interval_at(not_after.min(sched.end().saturating_sub(1)))?;
+    let hi = sched.interval_at(end.min(sched.end().saturating_sub(1)))?;
     Ok(Some((lo, hi)))
 }
 
-fn push_readable(out: &mut Vec<(u32, u16, u16)>, e: &EpochRecord, lo: u16, hi: u16) {
+/// The readable sub-ranges of `e` within `lo..=hi`.
+pub(crate) fn readable_within(e: &EpochRecord, lo: u16, hi: u16) -> Vec<(u16, u16)> {
+    let mut out = Vec::new();
     for (a, b) in e.readable() {
         let (a, b) = (a.max(lo), b.min(hi));
         if a <= b {
-            out.push((e.epoch, a, b));
+            out.push((a, b));
         }
+    }
+    out
+}
+
+fn push_readable(out: &mut Vec<(u32, u16, u16)>, e: &EpochRecord, lo: u16, hi: u16) {
+    for (a, b) in readable_within(e, lo, hi) {
+        out.push((e.epoch, a, b));
     }
 }

@@ -22,5 +22,5 @@ pub use request::{
 };
 pub use session::GrantSession;
 
-pub(crate) use grant::{scope_ranges, window_in};
+pub(crate) use grant::{readable_within, scope_ranges, window_in};
 pub(crate) use log::check_request_time;

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::access::{
     GrantId, MAX_GRANT_PARTS, RequestKind, RequestLog, Scope, SignedGrant, SignedRequest,
-    check_request_time, scope_ranges, tally, window_in,
+    check_request_time, readable_within, scope_ranges, tally, window_in,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity};
@@ -427,6 +427,9 @@ impl KeyHolder {
         }
         let ring_id = self.ring.id();
         let old: Option<KeyState> = self.ring.key_state().map(|s| s.key_state().clone());
+        if let (Some(o), Some(order)) = (&old, &order) {
+            order.log.check_anchor(o.requests)?;
+        }
         let behind = |given: Anchor, had: Anchor| {
             given.seq < had.seq || (given.seq == had.seq && given.hash != had.hash)
         };
@@ -437,9 +440,6 @@ impl KeyHolder {
                 ErrorKind::InvalidInput,
                 "the audit or request-log head given is older than, or differs from, the one the key state anchors: read the streams again",
             ));
-        }
-        if let (Some(o), Some(order)) = (&old, &order) {
-            order.log.check_anchor(o.requests)?;
         }
         let old_hash = self.ring.key_state().map(|s| s.hash());
         let mut events = Vec::new();
@@ -840,15 +840,22 @@ impl KeyHolder {
             if let Some(n) = created_epoch.filter(|_| gr.follows)
                 && let Some(rec) = epochs.iter().find(|e| e.epoch == n)
                 && let Some((lo, hi)) = window_in(rec, rec.start, gr.not_after)?
-                && next.parts.len() < MAX_GRANT_PARTS
             {
-                let nodes = opener.opened(&mut plain, rec)?;
-                let part = next.wrap_part(n, lo, hi, nodes, rng)?;
-                next.parts.push(part);
-                events.push(Event::GrantReissued {
-                    grant: gr.id,
-                    epoch: n,
-                });
+                let ranges = readable_within(rec, lo, hi);
+                if !ranges.is_empty() {
+                    // The new epoch's cover replaces the oldest parts when the grant is full.
+                    let excess = (next.parts.len() + ranges.len()).saturating_sub(MAX_GRANT_PARTS);
+                    next.parts.drain(..excess.min(next.parts.len()));
+                    let nodes = opener.opened(&mut plain, rec)?;
+                    for (a, b) in ranges {
+                        let part = next.wrap_part(n, a, b, nodes, rng)?;
+                        next.parts.push(part);
+                    }
+                    events.push(Event::GrantReissued {
+                        grant: gr.id,
+                        epoch: n,
+                    });
+                }
             }
             if next.parts.is_empty() {
                 events.push(Event::GrantExpired { grant: gr.id });
@@ -865,7 +872,17 @@ impl KeyHolder {
         if let Some((request, duration, scope)) = new_grant {
             let hash = request.hash();
             let not_after = now.saturating_add(duration.min(policy.max_grant_secs));
-            let ranges = scope_ranges(&epochs, &scope, not_after)?;
+            let floor = request
+                .request()
+                .created
+                .saturating_sub(policy.max_lookback_secs);
+            let ranges = scope_ranges(
+                &epochs,
+                &scope,
+                not_after,
+                floor,
+                policy.freshness_intervals,
+            )?;
             if ranges.len() > MAX_GRANT_PARTS {
                 return Err(Error::new(
                     ErrorKind::TooLarge,
