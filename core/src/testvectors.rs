@@ -676,6 +676,7 @@ fn access() -> Value {
         log.push(e).unwrap();
     }
     d.approval = Some(ApprovalRef {
+        log: log.head(),
         request: chash,
         evidence: log.evidence(&chash).unwrap(),
     });

@@ -205,6 +205,7 @@ fn sign_change(w: &mut World, edit: impl FnOnce(&mut Governance)) {
     w.log.push(e).unwrap();
     w.approve_both(&h);
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: w.log.evidence(&h).unwrap(),
     });
@@ -555,6 +556,7 @@ fn denial_in_the_log_but_not_presented_refuses_a_governance_change() {
         "the request and two approvals: no denial"
     );
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence,
     });
@@ -641,6 +643,7 @@ fn approval_of_another_request_or_ring_is_refused() {
         let mut evidence = honest.clone();
         evidence.push(foreign.as_bytes().to_vec());
         bad.approval = Some(ApprovalRef {
+            log: w.log.head(),
             request: h,
             evidence,
         });
@@ -666,6 +669,7 @@ fn approval_of_another_request_or_ring_is_refused() {
     }
     // The honest evidence alone goes through.
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: honest,
     });
@@ -673,6 +677,12 @@ fn approval_of_another_request_or_ring_is_refused() {
         .apply_governance(d, &admin, &w.log.quorum_check(w.now), w.now)
         .unwrap();
 }
+
+/// A request-log head for changes whose request was never logged (the log is empty).
+const NOT_LOGGED: dkm_core::ring::Anchor = dkm_core::ring::Anchor {
+    seq: 1,
+    hash: [0; 32],
+};
 
 #[test]
 fn unapproved_governance_change_is_refused() {
@@ -721,6 +731,7 @@ fn unapproved_governance_change_is_refused() {
     let fake_sec = decision(&w, &eng, h, "security", w.now, vec![fake_ops.hash()]);
     let mut fake = d.clone();
     fake.approval = Some(ApprovalRef {
+        log: NOT_LOGGED,
         request: h,
         evidence: vec![
             req.as_bytes().to_vec(),
@@ -744,6 +755,7 @@ fn unapproved_governance_change_is_refused() {
     ];
     let mut renamed = d.clone();
     renamed.approval = Some(ApprovalRef {
+        log: NOT_LOGGED,
         request: [1; 32],
         evidence: evidence.clone(),
     });
@@ -759,6 +771,7 @@ fn unapproved_governance_change_is_refused() {
         .unwrap();
     let mut moved = other;
     moved.approval = Some(ApprovalRef {
+        log: NOT_LOGGED,
         request: h,
         evidence: evidence.clone(),
     });
@@ -771,6 +784,7 @@ fn unapproved_governance_change_is_refused() {
     // the admin's tool and key holders (who read the log) refuse.
     let mut unlogged = d.clone();
     unlogged.approval = Some(ApprovalRef {
+        log: NOT_LOGGED,
         request: h,
         evidence,
     });
@@ -778,7 +792,7 @@ fn unapproved_governance_change_is_refused() {
         ring.clone()
             .apply_governance(unlogged.clone(), &admin, &w.log.quorum_check(w.now), w.now),
         ErrorKind::PolicyUnsatisfied,
-        "not in the ring's request log",
+        "request-log head this log does not hold",
     );
     let loaded = Ring::load(&splice(unlogged), &w.pin).unwrap();
     w.ring = loaded;
@@ -786,7 +800,7 @@ fn unapproved_governance_change_is_refused() {
     refused(
         try_maintain(&mut w, now),
         ErrorKind::PolicyUnsatisfied,
-        "not in the ring's request log",
+        "request-log head this log does not hold",
     );
 }
 

@@ -26,6 +26,7 @@ fn approved_change(w: &mut World, change: impl FnOnce(&mut Governance)) {
     w.log.push(e).unwrap();
     w.approve_both(&h);
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: w.log.evidence(&h).unwrap(),
     });
@@ -64,6 +65,7 @@ fn removing_an_approver_keeps_the_ring_loadable() {
     w.decide(&h, "security", dkm_core::Verdict::Approve, &b1)
         .unwrap();
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: w.log.evidence(&h).unwrap(),
     });
@@ -265,6 +267,7 @@ fn a_change_request_by_a_non_admin_is_refused() {
     w.log.push(e).unwrap();
     w.approve_both(&h);
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: w.log.evidence(&h).unwrap(),
     });
@@ -316,4 +319,75 @@ fn a_since_grant_skips_epochs_closed_before_its_scope() {
     let current = ks.current().unwrap().epoch;
     let epochs: Vec<u32> = g.grant().parts.iter().map(|p| p.epoch).collect();
     assert_eq!(epochs, vec![current], "{:?}", g.grant().parts);
+}
+
+/// An approver's denial logged after an irreversible change was signed (here: shredding)
+/// used to stop every later `maintain` for ever; now the change is judged against the log up
+/// to the head its record names, and `decide` refuses decisions on a signed change.
+#[test]
+fn a_denial_after_the_change_was_signed_does_not_stop_maintain() {
+    let mut w = World::new(108);
+    let cutoff = w.now - DAY;
+    let ring = w.reload();
+    let mut d = ring.draft();
+    d.shred_before = cutoff;
+    let (req, content) =
+        SignedRequest::governance_change(&ring, &d, &w.admin, "shred", w.now, &mut w.rng).unwrap();
+    let h = req.hash();
+    let e = w.log.log_request(&ring, req, Some(content), w.now).unwrap();
+    w.log.push(e).unwrap();
+    w.approve_both(&h);
+    d.approval = Some(w.log.approval_ref(&h).unwrap());
+    let mut ring = ring;
+    ring.apply_governance(d, &w.admin, &w.log.quorum_check(w.now), w.now)
+        .unwrap();
+    w.ring = ring;
+    // a2 (not needed for the quorum) tries to deny now: refused by the tool...
+    let a2 = w.a2.clone();
+    let ring = w.reload();
+    assert_eq!(
+        w.log
+            .decide(&ring, &h, "ops", dkm_core::Verdict::Deny, &a2, w.now)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::PolicyUnsatisfied
+    );
+    // ...and a hand-made denial frame appended anyway does not stop maintain.
+    let denial = dkm_core::access::Decision {
+        ring: ring.id(),
+        request: h,
+        level: "ops".into(),
+        verdict: dkm_core::Verdict::Deny,
+        time: w.now,
+        chained: vec![],
+    }
+    .sign(&a2)
+    .unwrap();
+    let frame = forged_frame(&w.log, dkm_core::access::LogRecord::Decision(denial));
+    w.log.push(frame).unwrap();
+    let s1 = w.s1.clone();
+    let m = w.maintain(&s1, w.now + 60);
+    assert!(m.written);
+    assert!(!w.reload().is_pending());
+}
+
+/// A frame appended by hand (as any store writer can), built through the public parser.
+fn forged_frame(
+    log: &RequestLog,
+    record: dkm_core::access::LogRecord,
+) -> dkm_core::access::LogEntry {
+    let head = log.head();
+    let mut out = vec![1u8];
+    out.extend_from_slice(&log.ring().0);
+    out.extend_from_slice(&(head.seq + 1).to_be_bytes());
+    out.extend_from_slice(&head.hash);
+    match &record {
+        dkm_core::access::LogRecord::Decision(d) => {
+            out.push(2);
+            out.extend_from_slice(&(d.as_bytes().len() as u32).to_be_bytes());
+            out.extend_from_slice(d.as_bytes());
+        }
+        dkm_core::access::LogRecord::Request { .. } => unreachable!(),
+    }
+    dkm_core::access::LogEntry::parse(log.ring(), &out).unwrap()
 }

@@ -667,6 +667,7 @@ impl Sim {
         w.log.push(e).unwrap();
         w.approve_both(&h);
         d.approval = Some(ApprovalRef {
+            log: w.log.head(),
             request: h,
             evidence: w.log.evidence(&h).unwrap(),
         });

@@ -80,6 +80,7 @@ fn governance_change_with_quorum() {
     w.log.push(e).unwrap();
     w.approve_both(&h);
     d.approval = Some(ApprovalRef {
+        log: w.log.head(),
         request: h,
         evidence: w.log.evidence(&h).unwrap(),
     });

@@ -82,6 +82,10 @@ impl Approvals {
     /// Registers `draft`'s content as approved under a request, and names the request in it.
     fn approve(&mut self, draft: &mut Governance, request: [u8; 32]) {
         draft.approval = Some(ApprovalRef {
+            log: dkm_core::ring::Anchor {
+                seq: 1,
+                hash: [0; 32],
+            },
             request,
             evidence: vec![b"approval-1".to_vec(), b"approval-2".to_vec()],
         });
@@ -492,6 +496,10 @@ fn single_admin_adding_a_second_identity_of_its_own_is_refused() {
     w.log.approve(&mut other, [7; 32]);
     let mut named = d.clone();
     named.approval = Some(ApprovalRef {
+        log: dkm_core::ring::Anchor {
+            seq: 1,
+            hash: [0; 32],
+        },
         request: [7; 32],
         evidence: vec![],
     });

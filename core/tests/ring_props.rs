@@ -59,6 +59,10 @@ struct Approvals {
 impl Approvals {
     fn approve(&mut self, draft: &mut Governance, request: [u8; 32]) {
         draft.approval = Some(ApprovalRef {
+            log: dkm_core::ring::Anchor {
+                seq: 1,
+                hash: [0; 32],
+            },
             request,
             evidence: vec![request.to_vec()],
         });

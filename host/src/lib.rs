@@ -16,7 +16,7 @@ use dkm_core::audit::{
     request_record,
 };
 use dkm_core::rand_core::Rng;
-use dkm_core::ring::{Anchor, ApprovalRef, Governance, SignedGovernance};
+use dkm_core::ring::{Anchor, Governance, SignedGovernance};
 use dkm_core::rng::SystemRng;
 use dkm_core::sealed::Suite;
 use dkm_core::{
@@ -429,10 +429,7 @@ impl<S: Store> Host<S> {
                 )
             })?;
             let mut draft = Governance::from_content_bytes(content)?;
-            draft.approval = Some(ApprovalRef {
-                request: *request,
-                evidence: log.evidence(request)?,
-            });
+            draft.approval = Some(log.approval_ref(request)?);
             let mut ring = l.ring;
             let (_, events) = ring
                 .apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())

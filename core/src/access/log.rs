@@ -322,8 +322,14 @@ impl RequestLog {
 
     /// The decisions logged for a request, oldest first.
     pub fn decisions(&self, request: &[u8; 32]) -> Vec<&SignedDecision> {
+        self.decisions_upto(request, u64::MAX)
+    }
+
+    /// The decisions logged for a request in frames up to `seq`, oldest first.
+    pub fn decisions_upto(&self, request: &[u8; 32], seq: u64) -> Vec<&SignedDecision> {
         self.entries
             .iter()
+            .take_while(|e| e.seq <= seq)
             .filter_map(|e| match &e.record {
                 LogRecord::Decision(d) if d.decision().request == *request => Some(d),
                 _ => None,
@@ -392,6 +398,18 @@ impl RequestLog {
             "no such request in the ring's request log",
         ))?;
         let gov = ring.governance();
+        let signed = ring.history().any(|g| {
+            g.governance()
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.request == *hash)
+        });
+        if signed {
+            return Err(Error::new(
+                ErrorKind::PolicyUnsatisfied,
+                "this change was already signed: the request is closed",
+            ));
+        }
         let status = self.status(ring, hash, now)?;
         match status.state {
             RequestState::Pending | RequestState::Approved => {}
@@ -515,6 +533,16 @@ impl RequestLog {
         })
     }
 
+    /// The approval a governance record carries for the approved change request `hash`: the
+    /// request, the log's head, and the approvals ([`RequestLog::evidence`]).
+    pub fn approval_ref(&self, hash: &[u8; 32]) -> Result<crate::ring::ApprovalRef> {
+        Ok(crate::ring::ApprovalRef {
+            request: *hash,
+            log: self.head(),
+            evidence: self.evidence(hash)?,
+        })
+    }
+
     /// The evidence a governance record carries for the approved change request `hash`:
     /// the request, then the approvals logged for it (at most 63).
     pub fn evidence(&self, hash: &[u8; 32]) -> Result<Vec<Vec<u8>>> {
@@ -579,13 +607,30 @@ pub struct QuorumCheckLog<'a> {
 impl QuorumCheck for QuorumCheckLog<'_> {
     fn check(&self, query: &QuorumQuery<'_>) -> Result<()> {
         let (request, approvals) = super::quorum::carried(query)?;
-        if self.log.request(&request.hash()).is_none() {
+        let upto = query
+            .candidate
+            .approval
+            .as_ref()
+            .map_or(Anchor::EMPTY, |a| a.log);
+        if self.log.check_anchor(upto).is_err() || upto.seq == 0 {
+            return Err(Error::new(
+                ErrorKind::PolicyUnsatisfied,
+                "the change names a request-log head this log does not hold",
+            ));
+        }
+        let logged_at = self.log.entries.iter().find_map(|e| match &e.record {
+            LogRecord::Request { request: r, .. } if r.hash() == request.hash() => Some(e.seq),
+            _ => None,
+        });
+        if logged_at.is_none_or(|s| s > upto.seq) {
             return Err(Error::new(
                 ErrorKind::PolicyUnsatisfied,
                 "the approved change request is not in the ring's request log",
             ));
         }
-        let logged = self.log.decisions(&request.hash());
+        // Denials count up to the head the change was signed at: a later one is audited but
+        // cannot stop an irreversible change for ever.
+        let logged = self.log.decisions_upto(&request.hash(), upto.seq);
         let since = (!query.carried_out).then_some(query.approver_since);
         let t = tally(query.base, since, &request, &logged, Some(self.now))?;
         if t.denied.is_some() {

@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 use crate::keys::RingId;
 use crate::labels;
+use crate::ring::keystate::Anchor;
 use crate::ring::record::{Envelope, record_hash, sign_record};
 use crate::tree::{MAX_INTERVAL_SECS, MAX_START};
 
@@ -154,13 +155,16 @@ pub struct WriteTimeReset {
     pub to: u64,
 }
 
-/// The request (in the ring's request log) whose approvals allow a governance change, and the
-/// approval objects themselves. Their format comes with elevated access; this layer carries
-/// them and hands them to a [`crate::ring::QuorumCheck`].
+/// The request (in the ring's request log) whose approvals allow a governance change, the
+/// request-log head the admin's tool judged it at, and the request and approval objects
+/// themselves (`docs/SPEC.md` §12), which every [`crate::ring::QuorumCheck`] gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApprovalRef {
     /// Hash of the request that proposed this governance's content.
     pub request: [u8; 32],
+    /// The request log's head when the change was signed: key holders count denials up to
+    /// this frame (at least 1: the request is logged).
+    pub log: Anchor,
     /// Approval objects (each at most [`MAX_EVIDENCE_LEN`] bytes, at most [`MAX_EVIDENCE`]).
     pub evidence: Vec<Vec<u8>>,
 }
@@ -618,6 +622,11 @@ impl Governance {
             ));
         }
         if let Some(a) = &self.approval {
+            if a.log.seq == 0 {
+                return Err(Error::malformed(
+                    "an approval names a request-log head of at least one frame",
+                ));
+            }
             if a.evidence.len() > MAX_EVIDENCE
                 || a.evidence.iter().any(|e| e.len() > MAX_EVIDENCE_LEN)
             {
@@ -794,6 +803,8 @@ impl Governance {
             Some(a) => {
                 bytes.put_u8(1);
                 bytes.put(&a.request);
+                bytes.put_u64(a.log.seq);
+                bytes.put(&a.log.hash);
                 bytes.put_count16(a.evidence.len());
                 for e in &a.evidence {
                     bytes.put_bytes32(e);
@@ -820,12 +831,20 @@ impl SignedGovernance {
         let mut gov = Governance::decode_content(&mut r)?;
         let approval = if r.flag()? {
             let request = r.array()?;
+            let log = Anchor {
+                seq: r.u64()?,
+                hash: r.array()?,
+            };
             let n = r.count16(MAX_EVIDENCE)?;
             let mut evidence = Vec::with_capacity(n);
             for _ in 0..n {
                 evidence.push(r.bytes32(MAX_EVIDENCE_LEN)?.to_vec());
             }
-            Some(ApprovalRef { request, evidence })
+            Some(ApprovalRef {
+                request,
+                log,
+                evidence,
+            })
         } else {
             None
         };
