@@ -30,13 +30,13 @@ impl Demo {
 }
 
 fn step(n: u32, text: &str) {
-    println!("\n[{n}] {text}");
+    outln!("\n[{n}] {text}");
 }
 
 fn refused<T>(r: Result<T>, kind: ErrorKind, what: &str) -> Result<()> {
     match r {
         Err(e) if e.kind() == kind => {
-            println!("    refused, as it must be: {what}: {e}");
+            outln!("    refused, as it must be: {what}: {e}");
             Ok(())
         }
         Err(e) => Err(e),
@@ -75,7 +75,7 @@ pub fn run() -> Result<()> {
 #[allow(clippy::too_many_lines)]
 fn story(d: &Demo) -> Result<()> {
     let mut rng = SystemRng::new()?;
-    println!("dkm demo: a fresh store in {}", d.dir.display());
+    outln!("dkm demo: a fresh store in {}", d.dir.display());
 
     step(
         1,
@@ -86,14 +86,14 @@ fn story(d: &Demo) -> Result<()> {
     let svc_b = Identity::generate(&mut rng);
     let h = d.at(0)?;
     let id = h.create_ring(RING, &admin, Policy::default())?;
-    println!("    ring {id}, admin {}", admin.id());
+    outln!("    ring {id}, admin {}", admin.id());
     for s in [&svc_a, &svc_b] {
         h.govern(RING, &admin, "service account", |g| {
             Ok(g.add_member(Role::Service, s.public().clone())?)
         })?;
     }
     let events = h.maintain(RING, &svc_a, false)?;
-    println!(
+    outln!(
         "    service A's first maintain: {} events (epoch 1, KEK wrapped to A and B)",
         events.len()
     );
@@ -120,7 +120,7 @@ fn story(d: &Demo) -> Result<()> {
         b"account 42",
     )?;
     let pt = h.unseal(RING, &svc_b, &from_browser, b"account 42")?;
-    println!("    service B reads: {}", String::from_utf8_lossy(&pt));
+    outln!("    service B reads: {}", String::from_utf8_lossy(&pt));
     let sealed_day0 = h.seal(RING, &svc_a, b"refresh token of account 42", b"account 42")?;
 
     step(
@@ -129,12 +129,12 @@ fn story(d: &Demo) -> Result<()> {
     );
     let h = d.at(3 * DAY)?;
     let sealed_day3 = h.seal(RING, &svc_b, b"day-3 token", b"account 42")?;
-    println!(
+    outln!(
         "    day 0 secret sealed under {:?}, day 3 under {:?}",
         dkm_core::SealedSecret::parse(&sealed_day0)?.key_id(),
         dkm_core::SealedSecret::parse(&sealed_day3)?.key_id()
     );
-    println!(
+    outln!(
         "    the day-0 secret still opens: {}",
         String::from_utf8_lossy(&h.unseal(RING, &svc_b, &sealed_day0, b"account 42")?)
     );
@@ -166,7 +166,7 @@ fn story(d: &Demo) -> Result<()> {
         Ok(())
     })?;
     h.maintain(RING, &svc_a, false)?;
-    println!("    approvers count after a 24 h cool-off");
+    outln!("    approvers count after a 24 h cool-off");
 
     step(
         5,
@@ -179,7 +179,7 @@ fn story(d: &Demo) -> Result<()> {
     })?;
     for e in h.maintain(RING, &svc_a, false)? {
         if let dkm_core::Event::EpochCreated { epoch, reason } = e {
-            println!("    epoch {epoch} created ({reason:?})");
+            outln!("    epoch {epoch} created ({reason:?})");
         }
     }
     let after_removal = h.seal(RING, &svc_a, b"sealed after B left", b"")?;
@@ -198,14 +198,14 @@ fn story(d: &Demo) -> Result<()> {
     let req = requested(h.govern(RING, &admin, "another worker", |g| {
         Ok(g.add_member(Role::Service, puppet.public().clone())?)
     })?)?;
-    println!("    logged as request {}", hex::encode(req));
+    outln!("    logged as request {}", hex::encode(req));
     refused(
         h.apply(RING, &req, &admin),
         ErrorKind::PolicyUnsatisfied,
         "applying it without approvals",
     )?;
     h.decide(RING, &req, "ops", Verdict::Deny, &ops)?;
-    println!("    ops denies it");
+    outln!("    ops denies it");
     refused(
         h.apply(RING, &req, &admin),
         ErrorKind::PolicyUnsatisfied,
@@ -238,7 +238,7 @@ fn story(d: &Demo) -> Result<()> {
     h.decide(RING, &req, "security", Verdict::Approve, &sec)?;
     let grant = h.grant(RING, &req, &svc_a)?;
     let g = grant.grant();
-    println!("    grant {} until {}", g.id, format_time(g.not_after));
+    outln!("    grant {} until {}", g.id, format_time(g.not_after));
 
     step(
         8,
@@ -246,7 +246,7 @@ fn story(d: &Demo) -> Result<()> {
     );
     let h = d.at(5 * DAY + HOUR)?;
     let pt = h.unseal_with_grant(RING, &eng, g.id, &sealed_day0, b"account 42")?;
-    println!("    the engineer reads: {}", String::from_utf8_lossy(&pt));
+    outln!("    the engineer reads: {}", String::from_utf8_lossy(&pt));
     refused(
         h.seal(RING, &eng, b"x", b""),
         ErrorKind::NotAMember,
@@ -275,13 +275,13 @@ fn story(d: &Demo) -> Result<()> {
         "The audit chain verifies; a copy with one record edited does not.",
     );
     let report = h.audit_verify(RING)?;
-    println!(
+    outln!(
         "    {} records verify, head {}",
         report.records,
         report.head.map(|a| hex::encode(a.hash)).unwrap_or_default()
     );
     for r in h.audit_records(RING)?.iter().rev().take(4).rev() {
-        println!("    #{} {} by {}", r.seq, r.action.name(), r.actor().id());
+        outln!("    #{} {} by {}", r.seq, r.action.name(), r.actor().id());
     }
     let path = d.dir.join("store").join(RING).join("audit.jsonl");
     let text =
@@ -307,7 +307,7 @@ fn story(d: &Demo) -> Result<()> {
         Clock::fixed(d.t0 + 5 * DAY + 5 * HOUR),
     )?;
     match th.audit_verify(RING)?.problem {
-        Some((i, why)) => println!("    tampered copy refused, as it must be: record {i}: {why}"),
+        Some((i, why)) => outln!("    tampered copy refused, as it must be: record {i}: {why}"),
         None => {
             return Err(HostError::new(
                 ErrorKind::Internal,
@@ -316,6 +316,6 @@ fn story(d: &Demo) -> Result<()> {
         }
     }
     let _ = public_file;
-    println!("\nDone: every step behaved as designed.");
+    outln!("\nDone: every step behaved as designed.");
     Ok(())
 }

@@ -1,6 +1,19 @@
 //! `dkm`: the command line of dkm. Every command is a thin conversion onto `dkm-host`;
 //! errors print one line `dkm: error: <kind>: <message>` and exit non-zero.
 
+/// `println!` that ends the process quietly when stdout is closed (`dkm ... | head`).
+macro_rules! outln {
+    () => {
+        outln!("")
+    };
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(1);
+        }
+    }};
+}
+
 mod demo;
 
 use std::io::{Read, Write};
@@ -440,17 +453,17 @@ fn write_output(path: Option<&Path>, bytes: &[u8], secret: bool) -> Result<()> {
 fn say_change(outcome: &ChangeOutcome, what: &str) {
     match outcome {
         ChangeOutcome::Applied { version, pending } => {
-            println!("{what}: governance version {version} signed");
+            outln!("{what}: governance version {version} signed");
             if *pending {
-                println!("pending: a key holder's `dkm maintain` carries it out");
+                outln!("pending: a key holder's `dkm maintain` carries it out");
             }
         }
         ChangeOutcome::Requested { request } => {
-            println!("{what} needs the approval policy's quorum: logged as a request");
-            println!(
+            outln!("{what} needs the approval policy's quorum: logged as a request");
+            outln!(
                 "approvers: dkm approve RING REQUEST_ID --as FILE --level NAME; then: dkm apply RING REQUEST_ID --as ADMIN_FILE"
             );
-            println!("{}", hex::encode(request));
+            outln!("{}", hex::encode(request));
         }
     }
 }
@@ -471,18 +484,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Identity(IdentityCmd::New { name, out }) => {
             let mut rng = dkm_core::rng::SystemRng::new()?;
             let id = Identity::generate(&mut rng);
-            write_file(out, identity_file_text(name, &id).as_bytes(), true, true)?;
-            println!(
+            write_file(out, identity_file_text(name, &id)?.as_bytes(), true, true)?;
+            outln!(
                 "identity {name} written to {} (keep it secret)",
                 out.display()
             );
-            println!("id {}", id.id());
-            println!("{}", id.public().to_text());
+            outln!("id {}", id.id());
+            outln!("{}", id.public().to_text());
         }
         Command::Identity(IdentityCmd::Show { file }) => {
             let id = read_identity(file)?;
-            println!("id {}", id.id());
-            println!("{}", id.public().to_text());
+            outln!("id {}", id.id());
+            outln!("{}", id.public().to_text());
         }
         Command::Ring(RingCmd::Create {
             ring,
@@ -499,17 +512,17 @@ fn run(cli: Cli) -> Result<()> {
                 ..dkm_core::Policy::default()
             };
             let id = host(&cli)?.create_ring(ring, &admin, policy)?;
-            println!("ring {ring} created: id {id}");
-            println!(
+            outln!("ring {ring} created: id {id}");
+            outln!(
                 "it has no key holders yet: add service accounts with `dkm member add`, then a key holder runs `dkm maintain`"
             );
-            println!("{id}");
+            outln!("{id}");
         }
         Command::Ring(RingCmd::Show { ring, json }) => ring_show(&cli, ring, *json)?,
         Command::Ring(RingCmd::ExportPublic { ring, out }) => {
             let bytes = host(&cli)?.export_public(ring)?;
             write_file(out, &bytes, false, false)?;
-            println!("public part of {ring} written to {}", out.display());
+            outln!("public part of {ring} written to {}", out.display());
         }
         Command::Keys { ring, json } => keys(&cli, ring, *json)?,
         Command::Member(MemberCmd::Add {
@@ -549,7 +562,7 @@ fn run(cli: Cli) -> Result<()> {
             })?;
             say_change(&out, &format!("{} removed", who.id()));
             if matches!(out, ChangeOutcome::Applied { .. }) {
-                println!(
+                outln!(
                     "the removal is pending until a key holder runs `dkm maintain`: only then do keys roll"
                 );
             }
@@ -611,8 +624,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Apply { ring, request, as_ } => {
             let admin = read_identity(as_)?;
             let v = host(&cli)?.apply(ring, &dkm_host::parse_request_id(request)?, &admin)?;
-            println!("approved change signed: governance version {v}");
-            println!("pending: a key holder's `dkm maintain` carries it out");
+            outln!("approved change signed: governance version {v}");
+            outln!("pending: a key holder's `dkm maintain` carries it out");
         }
         Command::Seal(a) => {
             let holder = read_identity(&a.as_)?;
@@ -660,10 +673,10 @@ fn run(cli: Cli) -> Result<()> {
             let roll = matches!(cli.command, Command::RollEpoch { .. });
             let events = host(&cli)?.maintain(ring, &holder, roll)?;
             if events.is_empty() {
-                println!("nothing to do: the ring is fresh and carries out its newest governance");
+                outln!("nothing to do: the ring is fresh and carries out its newest governance");
             }
             for e in &events {
-                println!("{}", event_text(e));
+                outln!("{}", event_text(e));
             }
         }
         Command::Access(AccessCmd::Request {
@@ -687,10 +700,10 @@ fn run(cli: Cli) -> Result<()> {
             };
             let id =
                 host(&cli)?.request_access(ring, &who, reason, parse_duration(duration)?, scope)?;
-            println!(
+            outln!(
                 "access request logged; approvers: dkm approve {ring} REQUEST_ID --as FILE --level NAME"
             );
-            println!("{}", hex::encode(id));
+            outln!("{}", hex::encode(id));
         }
         Command::Access(AccessCmd::Grant {
             ring,
@@ -699,9 +712,14 @@ fn run(cli: Cli) -> Result<()> {
             out,
         }) => {
             let holder = read_identity(as_)?;
-            let g = host(&cli)?.grant(ring, &dkm_host::parse_request_id(request)?, &holder)?;
+            let request = dkm_host::parse_request_id(request)?;
+            // Make sure the grant file can be written before the grant uses the request up.
+            if let Some(p) = out {
+                write_file(p, b"", false, false)?;
+            }
+            let g = host(&cli)?.grant(ring, &request, &holder)?;
             let gr = g.grant();
-            println!(
+            outln!(
                 "grant issued to {} from {} to {}",
                 gr.requester.id(),
                 format_time(gr.not_before),
@@ -709,9 +727,9 @@ fn run(cli: Cli) -> Result<()> {
             );
             if let Some(p) = out {
                 write_file(p, g.as_bytes(), false, false)?;
-                println!("grant written to {}", p.display());
+                outln!("grant written to {}", p.display());
             }
-            println!("{}", gr.id);
+            outln!("{}", gr.id);
         }
         Command::Access(AccessCmd::Revoke { ring, grant, as_ }) => {
             let admin = read_identity(as_)?;
@@ -741,7 +759,7 @@ fn run(cli: Cli) -> Result<()> {
             let id = dkm_host::parse_request_id(request)?;
             let h = host(&cli)?;
             h.decide(ring, &id, level, verdict, &who)?;
-            println!(
+            outln!(
                 "{} at level {level} logged",
                 if *deny { "denial" } else { "approval" }
             );
@@ -750,9 +768,9 @@ fn run(cli: Cli) -> Result<()> {
             let h = host(&cli)?;
             for r in h.audit_records(ring)? {
                 if *json {
-                    println!("{}", r.to_json());
+                    outln!("{}", r.to_json());
                 } else {
-                    println!(
+                    outln!(
                         "#{} {} {}{} by {}",
                         r.seq,
                         format_time(r.time),
@@ -771,7 +789,7 @@ fn run(cli: Cli) -> Result<()> {
             let report = host(&cli)?.audit_verify(ring)?;
             match (report.head, report.problem) {
                 (Some(head), None) => {
-                    println!(
+                    outln!(
                         "audit chain of {ring} verifies: {} records, head {}",
                         report.records,
                         hex::encode(head.hash)
@@ -831,7 +849,13 @@ fn event_text(e: &dkm_core::Event) -> String {
         s.push_str(&format!(" grant {v}"));
     }
     if let Some(v) = d.value {
-        s.push_str(&format!(" ({v})"));
+        use dkm_core::audit::Action;
+        match action {
+            Action::FreshnessRenewed | Action::WriteTimeReset | Action::GrantIssued => {
+                s.push_str(&format!(" ({})", format_time(v)));
+            }
+            _ => s.push_str(&format!(" ({v})")),
+        }
     }
     s
 }
@@ -891,11 +915,11 @@ fn ring_show(cli: &Cli, name: &str, json: bool) -> Result<()> {
             "pending": ring.is_pending(),
             "warnings": warnings,
         });
-        println!("{v}");
+        outln!("{v}");
         return Ok(());
     }
-    println!("ring {} ({})", g.name, ring.id());
-    println!(
+    outln!("ring {} ({})", g.name, ring.id());
+    outln!(
         "governance version {} (carried out: {})",
         g.version,
         ring.key_state().map_or("none yet".to_owned(), |k| k
@@ -904,16 +928,16 @@ fn ring_show(cli: &Cli, name: &str, json: bool) -> Result<()> {
             .version
             .to_string())
     );
-    println!("members:");
+    outln!("members:");
     for m in &g.members {
-        println!(
+        outln!(
             "  {:8} {}  {}",
             m.role.name(),
             m.identity.id(),
             m.identity.to_text()
         );
     }
-    println!(
+    outln!(
         "policy: interval {} s, max grant {} s, max lookback {} s, request lifetime {} s, approver cool-off {} s",
         g.policy.interval_secs,
         g.policy.max_grant_secs,
@@ -922,7 +946,7 @@ fn ring_show(cli: &Cli, name: &str, json: bool) -> Result<()> {
         g.policy.approver_cooloff_secs
     );
     for l in &g.policy.levels {
-        println!(
+        outln!(
             "  level {}: {} of {}",
             l.name,
             l.quorum,
@@ -933,12 +957,12 @@ fn ring_show(cli: &Cli, name: &str, json: bool) -> Result<()> {
                 .join(", ")
         );
     }
-    println!("epochs: {}", listing.epochs.len());
+    outln!("epochs: {}", listing.epochs.len());
     for e in &listing.epochs {
-        println!("  epoch {} {}", e.epoch, e.state.name());
+        outln!("  epoch {} {}", e.epoch, e.state.name());
     }
     for w in &warnings {
-        println!("warning: {w}");
+        outln!("warning: {w}");
     }
     Ok(())
 }
@@ -975,15 +999,15 @@ fn keys(cli: &Cli, name: &str, json: bool) -> Result<()> {
             "kek_generation": k.kek_generation,
             "epochs": epochs,
         });
-        println!("{v}");
+        outln!("{v}");
         return Ok(());
     }
     match k.current {
-        Some(c) => println!("current key: epoch {} interval {}", c.epoch, c.interval),
-        None => println!("current key: none (a key holder must run `dkm maintain`)"),
+        Some(c) => outln!("current key: epoch {} interval {}", c.epoch, c.interval),
+        None => outln!("current key: none (a key holder must run `dkm maintain`)"),
     }
     if let Some(f) = k.fresh_until {
-        println!(
+        outln!(
             "fresh until {}{}",
             format_time(f),
             if k.stale { " (stale)" } else { "" }
@@ -994,13 +1018,17 @@ fn keys(cli: &Cli, name: &str, json: bool) -> Result<()> {
             EpochState::Live if e.retired.is_none() => "current",
             s => s.name(),
         };
-        println!(
-            "epoch {} {state}: from {} every {} s, created {}, readable intervals {:?}",
+        outln!(
+            "epoch {} {state}: from {} every {} s, created {}, readable intervals {}",
             e.epoch,
             format_time(e.start),
             e.interval_secs,
             format_time(e.created),
             e.readable
+                .iter()
+                .map(|(a, b)| format!("{a}-{b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())
@@ -1034,7 +1062,7 @@ fn requests(cli: &Cli, name: &str, json: bool) -> Result<()> {
                 "levels": levels,
             }));
         } else {
-            println!(
+            outln!(
                 "{} {} {} by {} ({}), expires {}: {}",
                 hex::encode(r.hash()),
                 state_name(&s.state),
@@ -1052,7 +1080,7 @@ fn requests(cli: &Cli, name: &str, json: bool) -> Result<()> {
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(out));
+        outln!("{}", serde_json::Value::Array(out));
     }
     Ok(())
 }
@@ -1074,12 +1102,15 @@ fn main() -> ExitCode {
                 };
             }
             let text = e.to_string();
-            let first = text
+            let what: Vec<&str> = text
                 .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("dkm: error: InvalidInput: {first} (see dkm --help)");
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect();
+            let what = what.join(" ");
+            let what = what.trim_start_matches("error: ");
+            eprintln!("dkm: error: InvalidInput: {what} (see dkm --help)");
             return ExitCode::from(2);
         }
     };

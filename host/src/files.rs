@@ -3,7 +3,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use dkm_core::{ErrorKind, Identity, Pin, RingId};
@@ -15,14 +15,22 @@ const MAX_SMALL_FILE: u64 = 16 * 1024 * 1024;
 
 /// Reads a whole file (at most 16 MiB).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| HostError::io("cannot read", path, &e))?;
+    let meta = fs::metadata(path).map_err(|e| user_io("cannot read", path, &e))?;
     if meta.len() > MAX_SMALL_FILE {
         return Err(HostError::new(
             ErrorKind::TooLarge,
             format!("{} is larger than 16 MiB", path.display()),
         ));
     }
-    fs::read(path).map_err(|e| HostError::io("cannot read", path, &e))
+    fs::read(path).map_err(|e| user_io("cannot read", path, &e))
+}
+
+/// A file the user named could not be read or written.
+fn user_io(what: &str, path: &Path, e: &std::io::Error) -> HostError {
+    HostError::new(
+        ErrorKind::InvalidInput,
+        format!("{what} {}: {e}", path.display()),
+    )
 }
 
 /// Writes a file (mode 0600 when `secret`), refusing to replace an existing one when
@@ -40,18 +48,30 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool, exclusive: bool) -> R
     }
     let mut f = o
         .open(path)
-        .map_err(|e| HostError::io("cannot write", path, &e))?;
+        .map_err(|e| user_io("cannot write", path, &e))?;
+    if secret {
+        // An existing file keeps its mode on open: make it private before writing.
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| user_io("cannot make private", path, &e))?;
+    }
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(|e| HostError::io("cannot write", path, &e))
+        .map_err(|e| user_io("cannot write", path, &e))
 }
 
-/// A secret identity file: a comment line naming it, then the secret text.
-pub fn identity_file_text(name: &str, id: &Identity) -> String {
-    format!(
+/// A secret identity file: a comment line naming it, then the secret text. The name is 1 to
+/// 64 characters without control characters.
+pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(HostError::new(
+            ErrorKind::InvalidInput,
+            "an identity name is 1 to 64 characters without control characters",
+        ));
+    }
+    Ok(format!(
         "# dkm identity {name}: keep this file secret\n{}\n",
         id.to_secret_text().as_str()
-    )
+    ))
 }
 
 /// Reads a secret identity file.
@@ -121,6 +141,45 @@ impl PinBook {
     }
 }
 
+impl PinBook {
+    fn name_path(&self, store: &str, name: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::new()
+            .chain_update(b"dkm1/pin-book-name\0")
+            .chain_update(store.as_bytes())
+            .chain_update([0u8])
+            .chain_update(name.as_bytes())
+            .finalize();
+        self.dir
+            .join("names")
+            .join(hex::encode(h.get(..16).unwrap_or_default()))
+    }
+
+    /// Checks that ring `name` of the store at `store` is the ring this host saw under that
+    /// name before (a store writer could otherwise swap in another ring of the same name,
+    /// which a first-use pin would trust); records it on first sight.
+    pub fn check_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
+        let path = self.name_path(store, name);
+        match fs::read_to_string(&path) {
+            Ok(text) if text.trim() == ring.to_string() => Ok(()),
+            Ok(_) => Err(HostError::new(
+                ErrorKind::Tampered,
+                format!(
+                    "the ring named {name:?} in this store is not the ring this host pinned under that name (ring id {ring} differs): refusing a substituted ring"
+                ),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = self.dir.join("names");
+                fs::create_dir_all(&dir).map_err(|e| HostError::io("cannot create", &dir, &e))?;
+                let tmp = dir.join(format!("tmp.{}", std::process::id()));
+                write_file(&tmp, format!("{ring}\n").as_bytes(), false, false)?;
+                fs::rename(&tmp, &path).map_err(|e| HostError::io("cannot write", &path, &e))
+            }
+            Err(e) => Err(HostError::io("cannot read", &path, &e)),
+        }
+    }
+}
+
 /// Parses a pin in hex.
 pub fn parse_pin_text(text: &str, path: &Path) -> Result<Pin> {
     let bytes = hex::decode(text.trim()).map_err(|_| {
@@ -164,22 +223,48 @@ pub fn parse_public_file(bytes: &[u8]) -> Result<(Pin, Vec<u8>)> {
     Ok((Pin::from_bytes(pin)?, blob.to_vec()))
 }
 
-/// Parses an RFC 3339 time into Unix seconds.
+/// Parses an RFC 3339 time (`Z` or a `±HH:MM` offset) into Unix seconds.
 pub fn parse_time(text: &str) -> Result<u64> {
-    let t = humantime::parse_rfc3339_weak(text).map_err(|_| {
+    let bad = || {
         HostError::new(
             ErrorKind::InvalidInput,
             format!("{text:?} is not an RFC 3339 time (like 2026-01-01T00:00:00Z)"),
         )
-    })?;
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+    };
+    let t = text.trim();
+    // A numeric offset: parse the local time and move it to UTC.
+    let (local, offset) = match t.len().checked_sub(6).and_then(|i| t.split_at_checked(i)) {
+        Some((base, off))
+            if matches!(off.as_bytes(), [b'+' | b'-', h1, h2, b':', m1, m2]
+                if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())) =>
+        {
+            let sign: i64 = if off.starts_with('-') { -1 } else { 1 };
+            let hh: i64 = off.get(1..3).and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            let mm: i64 = off.get(4..6).and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+            if hh > 23 || mm > 59 {
+                return Err(bad());
+            }
+            (format!("{base}Z"), sign * (hh * 3600 + mm * 60))
+        }
+        _ => (t.to_owned(), 0),
+    };
+    let parsed = humantime::parse_rfc3339_weak(&local).map_err(|_| bad())?;
+    let secs = parsed
+        .duration_since(std::time::UNIX_EPOCH)
         .map_err(|_| {
             HostError::new(
                 ErrorKind::InvalidInput,
                 "times before 1970 are not supported",
             )
-        })
+        })?
+        .as_secs();
+    let secs = i64::try_from(secs).map_err(|_| bad())?;
+    u64::try_from(secs - offset).map_err(|_| {
+        HostError::new(
+            ErrorKind::InvalidInput,
+            "times before 1970 are not supported",
+        )
+    })
 }
 
 /// Formats Unix seconds as RFC 3339.

@@ -287,6 +287,9 @@ impl<S: Store> Host<S> {
             )
         })?;
         let id = ring_id_of(&blob)?;
+        if self.explicit_pin.is_none() {
+            self.pins.check_name(&self.store.location(), name, id)?;
+        }
         let pin = match &self.explicit_pin {
             Some(p) => p.clone(),
             None => match self.pins.get(id)? {
@@ -349,8 +352,19 @@ impl<S: Store> Host<S> {
         self.store
             .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
                 records_for(id, &events, admin, now, flags, head)
+            })
+            .map_err(|e| {
+                if e.kind() == ErrorKind::Conflict {
+                    HostError::new(
+                        ErrorKind::InvalidInput,
+                        format!("a ring named {name:?} already exists in the store"),
+                    )
+                } else {
+                    e
+                }
             })?;
         self.pins.save(&ring.pin())?;
+        self.pins.check_name(&self.store.location(), name, id)?;
         Ok(id)
     }
 

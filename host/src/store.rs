@@ -62,6 +62,9 @@ pub trait Store {
 
     /// The rings in the store.
     fn rings(&self) -> Result<Vec<String>>;
+
+    /// Where the store is (for the pin book's record of which ring a name held).
+    fn location(&self) -> String;
 }
 
 /// Aborts the process at a named point when `DKM_FAILPOINT` names it (crash-safety tests).
@@ -416,6 +419,11 @@ impl Store for FileStore {
         Self::append_lines(&path, &[request_line(frame)], "request-line-torn")?;
         failpoint("request-appended");
         Self::append_audit_locked(&dir, audit_head, &records)
+    }
+
+    fn location(&self) -> String {
+        let p = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        format!("file:{}", p.display())
     }
 
     fn rings(&self) -> Result<Vec<String>> {
