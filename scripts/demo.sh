@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the end-to-end demo (until the `dkm` command exists: the core's ring demo program).
+# The end-to-end demo: `dkm demo` tells the whole story in a fresh temporary store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset RUSTFLAGS
-exec cargo run -q -p dkm-core --example demo --locked
+exec cargo run -q -p dkm-cli --locked -- demo

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test of every surface that exists (today: Rust).
+# Builds everything and runs every test of every surface that exists (today: Rust: the core,
+# the host layer and the dkm command).
 # Installs what it needs (rustup components and targets); safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,12 @@ cargo test -p dkm-bench --benches --locked
 step "docs build without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -p dkm-core --no-deps --locked
 
-step "demo"
+step "demos (the core's example and the dkm command's)"
 cargo run -q -p dkm-core --example demo --locked >/dev/null
+cargo run -q -p dkm-cli --locked -- demo >/dev/null
+
+step "the README's dkm walk-through runs as written"
+bash scripts/readme-walkthrough.sh
 
 step "test vectors are committed (no stray changes)"
 git diff --exit-code -- testvectors
