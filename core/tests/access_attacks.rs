@@ -391,3 +391,52 @@ fn forged_frame(
     }
     dkm_core::access::LogEntry::parse(log.ring(), &out).unwrap()
 }
+
+/// A denial logged while the request was open cannot be dodged by naming an earlier
+/// request-log head: the log's approvals up to that head must meet the policy themselves.
+#[test]
+fn an_admin_cannot_dodge_a_denial_by_naming_an_early_log_head() {
+    let mut w = World::new(109);
+    let newcomer = dkm_core::Identity::generate(&mut w.rng);
+    let ring = w.reload();
+    let mut d = ring.draft();
+    d.add_member(Role::Service, newcomer.public().clone())
+        .unwrap();
+    let (req, content) =
+        SignedRequest::governance_change(&ring, &d, &w.admin, "new worker", w.now, &mut w.rng)
+            .unwrap();
+    let h = req.hash();
+    let e = w.log.log_request(&ring, req, Some(content), w.now).unwrap();
+    w.log.push(e).unwrap();
+    let at_request = w.log.head();
+    let a2 = w.a2.clone();
+    w.decide(&h, "ops", dkm_core::Verdict::Deny, &a2).unwrap();
+    // Approvals made anyway (hand-made frames: the tool refuses a denied request).
+    let mut chained = Vec::new();
+    for (who, level) in [(w.a1.clone(), "ops"), (w.b1.clone(), "security")] {
+        let dec = dkm_core::access::Decision {
+            ring: ring.id(),
+            request: h,
+            level: level.into(),
+            verdict: dkm_core::Verdict::Approve,
+            time: w.now,
+            chained: chained.clone(),
+        }
+        .sign(&who)
+        .unwrap();
+        chained = vec![dec.hash()];
+        let f = forged_frame(&w.log, dkm_core::access::LogRecord::Decision(dec));
+        w.log.push(f).unwrap();
+    }
+    for head in [at_request, w.log.head()] {
+        let mut a = w.log.approval_ref(&h).unwrap();
+        a.log = head;
+        let mut draft = d.clone();
+        draft.approval = Some(a);
+        let err = ring
+            .clone()
+            .apply_governance(draft, &w.admin, &w.log.quorum_check(w.now), w.now)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PolicyUnsatisfied, "{err}");
+    }
+}

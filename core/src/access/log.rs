@@ -628,10 +628,16 @@ impl QuorumCheck for QuorumCheckLog<'_> {
                 "the approved change request is not in the ring's request log",
             ));
         }
-        // Denials count up to the head the change was signed at: a later one is audited but
-        // cannot stop an irreversible change for ever.
-        let logged = self.log.decisions_upto(&request.hash(), upto.seq);
         let since = (!query.carried_out).then_some(query.approver_since);
+        // What the record carries must meet the policy (what readers check)...
+        let refs: Vec<&SignedDecision> = approvals.iter().collect();
+        tally(query.base, since, &request, &refs, Some(self.now))?.require()?;
+        // ...and so must the log itself, up to the head the change names: its decisions there
+        // (approvals and denials) are what counts. The head can be no earlier than the frame
+        // where the logged approvals met every level, so a denial logged while the request
+        // was open always counts; one logged after it was approved is audited but cannot
+        // stop an irreversible change for ever.
+        let logged = self.log.decisions_upto(&request.hash(), upto.seq);
         let t = tally(query.base, since, &request, &logged, Some(self.now))?;
         if t.denied.is_some() {
             return Err(Error::new(
@@ -639,7 +645,15 @@ impl QuorumCheck for QuorumCheckLog<'_> {
                 "the request log holds a denial of this change",
             ));
         }
-        let refs: Vec<&SignedDecision> = approvals.iter().collect();
-        tally(query.base, since, &request, &refs, Some(self.now))?.require()
+        t.require().map_err(|e| {
+            if e.message().contains("denied") {
+                e
+            } else {
+                Error::new(
+                    ErrorKind::PolicyUnsatisfied,
+                    "the request log's approvals up to the head the change names do not meet the policy",
+                )
+            }
+        })
     }
 }
