@@ -115,6 +115,7 @@ fn story(d: &Demo) -> Result<()> {
     let public = h.export_public(RING)?;
     let from_browser = dkm_host::seal_to(
         &public,
+        None,
         d.t0 + 60,
         b"mail password of account 42",
         b"account 42",

@@ -644,6 +644,10 @@ fn run(cli: Cli) -> Result<()> {
             let who = read_identity(&a.as_)?;
             let sealed = read_input(a.io.input.as_deref())?;
             let trimmed = trim_armor(&sealed);
+            let seal_only = dkm_core::decode_any(trimmed)
+                .ok()
+                .and_then(|b| dkm_core::SealedSecret::parse(&b).map(|p| p.suite()).ok())
+                == Some(dkm_core::Suite::HpkeX25519Xaes256GcmCommit);
             let h = host(&cli)?;
             let pt = match &a.grant {
                 None => h.unseal(&a.ring, &who, trimmed, a.io.context.as_bytes())?,
@@ -653,12 +657,30 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             write_output(a.io.out.as_deref(), &pt, true)?;
+            if seal_only {
+                eprintln!(
+                    "dkm: note: sealed by a seal-only party (anyone with the ring's public part): its origin is not authenticated"
+                );
+            }
         }
         Command::SealTo(a) => {
             let public = read_file(&a.public)?;
             let pt = read_input(a.io.input.as_deref())?;
             let now = clock(cli.now.as_deref())?.now;
-            let sealed = dkm_host::seal_to(&public, now, &pt, a.io.context.as_bytes())?;
+            let pin = match &cli.pin {
+                Some(p) => {
+                    let text = String::from_utf8(read_file(p)?).map_err(|_| {
+                        err(
+                            ErrorKind::Malformed,
+                            format!("{} is not a pin file", p.display()),
+                        )
+                    })?;
+                    Some(parse_pin_text(&text, p)?)
+                }
+                None => None,
+            };
+            let sealed =
+                dkm_host::seal_to(&public, pin.as_ref(), now, &pt, a.io.context.as_bytes())?;
             let out = if a.armor {
                 let mut s = dkm_core::armor(&sealed);
                 s.push('\n');
@@ -715,7 +737,16 @@ fn run(cli: Cli) -> Result<()> {
             let request = dkm_host::parse_request_id(request)?;
             // Make sure the grant file can be written before the grant uses the request up.
             if let Some(p) = out {
-                write_file(p, b"", false, false)?;
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(p)
+                    .map_err(|e| {
+                        err(
+                            ErrorKind::InvalidInput,
+                            format!("cannot write {}: {e}", p.display()),
+                        )
+                    })?;
             }
             let g = host(&cli)?.grant(ring, &request, &holder)?;
             let gr = g.grant();
@@ -1038,11 +1069,24 @@ fn requests(cli: &Cli, name: &str, json: bool) -> Result<()> {
     let h = host(cli)?;
     let list = h.requests(name)?;
     let mut out = Vec::new();
-    for (r, s) in &list {
+    for v in &list {
+        let (r, s) = (&v.request, &v.status);
         let req = r.request();
         let kind = match &req.kind {
-            RequestKind::Access { duration_secs, .. } => format!("access for {duration_secs} s"),
-            RequestKind::Governance { .. } => "governance change".to_owned(),
+            RequestKind::Access {
+                duration_secs,
+                scope,
+            } => format!(
+                "access for {duration_secs} s to {}",
+                match scope {
+                    Scope::Since(t) => format!("secrets sealed since {}", format_time(*t)),
+                    Scope::Epochs(e) => format!("epochs {e:?}"),
+                }
+            ),
+            RequestKind::Governance { .. } => format!(
+                "governance change: {}",
+                v.change.as_deref().unwrap_or("(content not logged)")
+            ),
         };
         let levels: Vec<_> = s
             .tally
@@ -1051,9 +1095,29 @@ fn requests(cli: &Cli, name: &str, json: bool) -> Result<()> {
             .map(|l| json!({"level": l.name, "approvals": l.counted.len(), "quorum": l.quorum}))
             .collect();
         if json {
+            let short = match &req.kind {
+                RequestKind::Access { duration_secs, .. } => {
+                    format!("access for {duration_secs} s")
+                }
+                RequestKind::Governance { .. } => "governance change".to_owned(),
+            };
+            let scope = match &req.kind {
+                RequestKind::Access {
+                    scope: Scope::Since(t),
+                    ..
+                } => json!({"since": format_time(*t)}),
+                RequestKind::Access {
+                    scope: Scope::Epochs(e),
+                    ..
+                } => json!({"epochs": e}),
+                RequestKind::Governance { .. } => serde_json::Value::Null,
+            };
             out.push(json!({
                 "id": hex::encode(r.hash()),
-                "kind": kind,
+                "kind": short,
+                "description": kind,
+                "change": v.change,
+                "scope": scope,
                 "author": r.author().id().to_string(),
                 "reason": req.reason,
                 "created": format_time(req.created),
@@ -1090,16 +1154,13 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind as K;
-            if matches!(
-                e.kind(),
-                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
                 let _ = e.print();
-                return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(2)
-                } else {
-                    ExitCode::SUCCESS
-                };
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+                eprintln!("dkm: error: InvalidInput: a command is missing (see dkm --help)");
+                return ExitCode::from(2);
             }
             let text = e.to_string();
             let what: Vec<&str> = text

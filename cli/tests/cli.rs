@@ -3091,8 +3091,15 @@ fn a_substituted_ring_of_the_same_name_is_refused() {
 fn an_identity_name_with_a_newline_is_refused() {
     let e = Env::new();
     let file = e.path("nl.id");
-    e.refused(T0, &["identity", "new", "ops\nteam", "--out", &file], "InvalidInput");
-    assert!(!std::path::Path::new(&file).exists(), "a refused identity wrote a file");
+    e.refused(
+        T0,
+        &["identity", "new", "ops\nteam", "--out", &file],
+        "InvalidInput",
+    );
+    assert!(
+        !std::path::Path::new(&file).exists(),
+        "a refused identity wrote a file"
+    );
 }
 
 #[test]

@@ -124,9 +124,26 @@ impl PinBook {
         }
     }
 
-    /// Saves `pin` (replacing the previous one by rename).
+    /// Saves `pin` (replacing the previous one by rename) unless the saved one is newer:
+    /// pins only move forward, also when processes race (a lock orders the savers).
     pub fn save(&self, pin: &Pin) -> Result<()> {
         fs::create_dir_all(&self.dir).map_err(|e| HostError::io("cannot create", &self.dir, &e))?;
+        let lock_path = self.dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| HostError::io("cannot open", &lock_path, &e))?;
+        lock.lock()
+            .map_err(|e| HostError::io("cannot lock", &lock_path, &e))?;
+        if let Ok(Some(old)) = self.get(pin.ring) {
+            let gov = |p: &Pin| p.governance.map_or(0, |g| g.version);
+            let ks = |p: &Pin| p.key_state.map_or(0, |k| k.version);
+            if gov(&old) > gov(pin) || ks(&old) > ks(pin) {
+                return Ok(());
+            }
+        }
         let path = self.path(pin.ring);
         let tmp = self
             .dir

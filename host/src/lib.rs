@@ -149,7 +149,7 @@ fn hex32(text: &str, what: &str) -> Result<[u8; 32]> {
         .ok_or_else(|| {
             HostError::new(
                 ErrorKind::InvalidInput,
-                format!("{text:?} is not a {what} (64 hex digits)"),
+                format!("that is not a {what} (64 hex digits)"),
             )
         })
 }
@@ -168,7 +168,7 @@ pub fn parse_grant_id(text: &str) -> Result<GrantId> {
         .ok_or_else(|| {
             HostError::new(
                 ErrorKind::InvalidInput,
-                format!("{text:?} is not a grant id (32 hex digits) or a grant file"),
+                "that is not a grant id (32 hex digits) or a grant file",
             )
         })
 }
@@ -210,6 +210,87 @@ impl<S: Store> AuditSink for StoreSink<'_, S> {
                     )
                 }
             })
+    }
+}
+
+/// A logged request, where it stands, and for a governance change what it changes.
+#[derive(Clone, Debug)]
+pub struct RequestView {
+    /// The request.
+    pub request: SignedRequest,
+    /// Where it stands.
+    pub status: RequestStatus,
+    /// For a governance change: what it does, in words (members with roles, policy,
+    /// instructions), so approvers see what they approve.
+    pub change: Option<String>,
+}
+
+/// What a governance version changes from `base`, in words.
+pub fn describe_change(base: &Governance, next: &Governance) -> String {
+    use dkm_core::ring::Change;
+    let c = Change::between(base, next);
+    let mut parts = Vec::new();
+    for m in &next.members {
+        if base.role_of(&m.identity) != Some(m.role) {
+            parts.push(format!("adds {} {}", m.role.name(), m.identity.to_text()));
+        }
+    }
+    for m in &base.members {
+        if next.role_of(&m.identity) != Some(m.role) {
+            parts.push(format!("removes {} {}", m.role.name(), m.identity.id()));
+        }
+    }
+    if c.policy_changed {
+        let levels: Vec<String> = next
+            .policy
+            .levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}: {} of [{}]",
+                    l.name,
+                    l.quorum,
+                    l.approvers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .collect();
+        parts.push(format!(
+            "sets the policy (interval {} s, max grant {} s, max lookback {} s, levels {})",
+            next.policy.interval_secs,
+            next.policy.max_grant_secs,
+            next.policy.max_lookback_secs,
+            levels.join("; ")
+        ));
+    }
+    if !c.revoked_epochs.is_empty() {
+        parts.push(format!("revokes epochs {:?}", c.revoked_epochs));
+    }
+    if c.shredding {
+        parts.push(format!(
+            "shreds every interval ending before {}",
+            files::format_time(next.shred_before)
+        ));
+    }
+    if c.write_time_reset {
+        parts.push(format!(
+            "resets the write time to {}",
+            files::format_time(next.write_time_reset.to)
+        ));
+    }
+    for g in &c.revoked_grants {
+        parts.push(format!("revokes grant {}", hex::encode(g)));
+    }
+    if c.renamed {
+        parts.push(format!("renames the ring to {:?}", next.name));
+    }
+    if parts.is_empty() {
+        "changes nothing".to_owned()
+    } else {
+        parts.join("; ")
     }
 }
 
@@ -347,7 +428,23 @@ impl<S: Store> Host<S> {
     /// Creates ring `name` with `admin` as its only admin.
     pub fn create_ring(&self, name: &str, admin: &Identity, policy: Policy) -> Result<RingId> {
         store::check_ring_name(name)?;
+        if self.store.load(name)?.is_some() {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("a ring named {name:?} already exists in the store"),
+            ));
+        }
         let (ring, events) = Ring::create(name, policy, admin, &[], &mut *self.rng.borrow_mut())?;
+        self.pins
+            .check_name(&self.store.location(), name, ring.id())
+            .map_err(|_| {
+                HostError::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "this host pinned another ring under the name {name:?} in this store: pick another name (or remove its record from the pin book's names directory)"
+                    ),
+                )
+            })?;
         let (now, flags, id) = (self.now(), self.flags(), ring.id());
         self.store
             .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
@@ -364,7 +461,6 @@ impl<S: Store> Host<S> {
                 }
             })?;
         self.pins.save(&ring.pin())?;
-        self.pins.check_name(&self.store.location(), name, id)?;
         Ok(id)
     }
 
@@ -469,8 +565,9 @@ impl<S: Store> Host<S> {
             let l = self.load(name)?;
             let head = self.audit_head(name)?;
             let log = self.log(name, &l.ring)?;
-            let mut kh = KeyHolder::open(l.ring, holder)?;
             let now = self.now();
+            l.ring.recheck_since(0, &log.quorum_check(now))?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
             let quorum = log.quorum_check(now);
             let anchors = (head, log.head());
             let mut rng = self.rng.borrow_mut();
@@ -488,8 +585,8 @@ impl<S: Store> Host<S> {
     }
 
     /// Seals as the key holder `holder`, running `maintain` first when the ring needs it.
-    /// Asks the request log again about every governance change since the one the previous
-    /// pin's key state carried out (an approved change denied later is refused).
+    /// Asks the request log again about every governance change the ring carries (an
+    /// approved change denied in the log before it was signed is refused).
     pub fn seal(
         &self,
         name: &str,
@@ -497,15 +594,15 @@ impl<S: Store> Host<S> {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        let before = self.load(name)?;
-        let since = before.pin.key_state.map_or(0, |k| k.governance_version);
-        let mut l = before;
+        let mut l = self.load(name)?;
         if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
             self.maintain(name, holder, false)?;
             l = self.load(name)?;
         }
         let log = self.log(name, &l.ring)?;
-        l.ring.recheck_since(since, &log.quorum_check(self.now()))?;
+        // Every change the ring carries, asked of the log again (at most 32 records): a key
+        // state written meanwhile may carry out a change denied in the log.
+        l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
         let mut kh = KeyHolder::open(l.ring, holder)?;
         Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
     }
@@ -588,13 +685,31 @@ impl<S: Store> Host<S> {
     }
 
     /// Every logged request and where it stands.
-    pub fn requests(&self, name: &str) -> Result<Vec<(SignedRequest, RequestStatus)>> {
+    pub fn requests(&self, name: &str) -> Result<Vec<RequestView>> {
         let l = self.load(name)?;
         let log = self.log(name, &l.ring)?;
         let mut out = Vec::new();
         for r in log.requests() {
             let status = log.status(&l.ring, &r.hash(), self.now())?;
-            out.push((r.clone(), status));
+            let change = match log.request(&r.hash()) {
+                Some((_, Some(content))) => match Governance::from_content_bytes(content) {
+                    Ok(next) => {
+                        let base = l
+                            .ring
+                            .history()
+                            .find(|g| g.version().saturating_add(1) == next.version)
+                            .map_or_else(|| l.ring.governance(), |g| g.governance());
+                        Some(describe_change(base, &next))
+                    }
+                    Err(_) => Some("(its content does not parse)".to_owned()),
+                },
+                _ => None,
+            };
+            out.push(RequestView {
+                request: r.clone(),
+                status,
+                change,
+            });
         }
         Ok(out)
     }
@@ -635,6 +750,7 @@ impl<S: Store> Host<S> {
             let l = self.load(name)?;
             let head = self.audit_head(name)?;
             let log = self.log(name, &l.ring)?;
+            l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
             let (m, id) = kh.issue_grant(
                 holder,
@@ -722,9 +838,17 @@ impl<S: Store> Host<S> {
 }
 
 /// Seals to a ring's public part (seal-only: no secret identity).
-pub fn seal_to(public: &[u8], now: u64, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
-    let (pin, blob) = files::parse_public_file(public)?;
-    let rp = RingPublic::load(&blob, &pin)?;
+/// Verified through `pin` when given, else through the pin the file carries (which trusts
+/// whoever made the file).
+pub fn seal_to(
+    public: &[u8],
+    pin: Option<&Pin>,
+    now: u64,
+    plaintext: &[u8],
+    context: &[u8],
+) -> Result<Vec<u8>> {
+    let (carried, blob) = files::parse_public_file(public)?;
+    let rp = RingPublic::load(&blob, pin.unwrap_or(&carried))?;
     let mut rng = SystemRng::new()?;
     Ok(rp.seal(now, plaintext, context, &mut rng)?)
 }

@@ -5,13 +5,19 @@
 //! <root>/<ring>/audit.jsonl     one audit record a line (its JSON form)
 //! <root>/<ring>/requests.jsonl  one request-log frame a line
 //! <root>/<ring>/lock            the advisory lock (flock) of the ring
+//! <root>/<ring>/pending         the journal of a write in progress (see below)
 //! ```
 //!
 //! A ring write goes to a temporary file that is fsynced, renamed over `ring`, and the
 //! directory fsynced; the lock is held across the compare-and-swap and the audit append that
-//! goes with it (one lock per ring, so the order is fixed). A crash leaves the old or the new
-//! ring, never a torn one; a torn last line of a `.jsonl` file is an append that did not
-//! happen: readers skip it and the next append cuts it off.
+//! goes with it (one lock per ring, so the order is fixed). Before the rename, the write's
+//! audit records (and for a request, its log line) are journaled in `pending` and fsynced;
+//! whoever next takes the lock finishes what the journal says was committed (the ring has the
+//! journal's version, or the request line is there) and drops the rest. So a crash leaves the
+//! old or the new ring, never a torn one, and never a committed write without its audit
+//! records. A torn last line of a `.jsonl` file is an append that did not happen: readers skip
+//! it and the next append cuts it off. Every file is opened without following symbolic links
+//! and must be a regular file (a store writer cannot redirect writes or hang readers).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -85,6 +91,96 @@ pub const FAILPOINTS: &[&str] = &[
     "request-appended",
 ];
 
+/// Opens `path` without following a symbolic link, without blocking on a FIFO, and checks it
+/// is a regular file.
+fn open_regular(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    let f = opts.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+/// Creates `dir` (and its parent store) if needed and checks it is a real directory.
+fn ensure_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(HostError::new(
+            ErrorKind::StoreUnavailable,
+            format!("{} is not a directory (a symbolic link?)", dir.display()),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| HostError::io("cannot create", dir, &e))?;
+            if let Some(parent) = dir.parent() {
+                FileStore::sync_dir(parent)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(HostError::io("cannot read", dir, &e)),
+    }
+}
+
+/// The last complete line of a `.jsonl` file, read from its end.
+fn last_line(path: &Path) -> Result<Option<String>> {
+    let mut f = match open_regular(path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(HostError::io("cannot read", path, &e)),
+    };
+    let len = f
+        .metadata()
+        .map_err(|e| HostError::io("cannot read", path, &e))?
+        .len();
+    let mut window: u64 = 4096;
+    loop {
+        let start = len.saturating_sub(window);
+        f.seek(SeekFrom::Start(start))
+            .map_err(|e| HostError::io("cannot seek", path, &e))?;
+        let mut buf = Vec::new();
+        Read::by_ref(&mut f)
+            .take(len - start)
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::io("cannot read", path, &e))?;
+        // Complete lines end with '\n'; a torn tail after the last one is ignored.
+        let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+            if start == 0 {
+                return Ok(None);
+            }
+            window = window.saturating_mul(4);
+            continue;
+        };
+        let body = buf.get(..end).unwrap_or_default();
+        match body.iter().rposition(|b| *b == b'\n') {
+            Some(i) => {
+                let line = body.get(i + 1..).unwrap_or_default();
+                return utf8_line(line, path).map(Some);
+            }
+            None if start == 0 => return utf8_line(body, path).map(Some),
+            None => window = window.saturating_mul(4),
+        }
+        if window > MAX_JSONL_LINE * 2 {
+            return Err(HostError::new(
+                ErrorKind::TooLarge,
+                format!("{} has a line longer than 1 MiB", path.display()),
+            ));
+        }
+    }
+}
+
+fn utf8_line(bytes: &[u8], path: &Path) -> Result<String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        HostError::new(
+            ErrorKind::Malformed,
+            format!("{} is not UTF-8", path.display()),
+        )
+    })
+}
+
+/// Longest `.jsonl` line the store reads from the end.
+const MAX_JSONL_LINE: u64 = 1024 * 1024;
+
 const RING_MAGIC: &[u8; 4] = b"DKMS";
 /// Longest ring file the store reads.
 const MAX_RING_FILE: u64 = 16 * 1024 * 1024;
@@ -135,22 +231,115 @@ impl FileStore {
         Ok(self.root.join(ring))
     }
 
+    /// Takes the ring's lock, then finishes or drops a journaled write a crash interrupted
+    /// and removes stale temporary files.
     fn lock(&self, dir: &Path) -> Result<Locked> {
-        fs::create_dir_all(dir).map_err(|e| HostError::io("cannot create", dir, &e))?;
+        ensure_dir(&self.root)?;
+        ensure_dir(dir)?;
         let path = dir.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| HostError::io("cannot open", &path, &e))?;
+        let file = open_regular(
+            &path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(|e| HostError::io("cannot open", &path, &e))?;
         file.lock()
             .map_err(|e| HostError::io("cannot lock", &path, &e))?;
-        Ok(Locked { _file: file })
+        let locked = Locked { _file: file };
+        Self::recover(dir)?;
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with("ring.tmp."))
+                {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(locked)
+    }
+
+    /// Writes the journal of a write: a header line naming what commits it, then the audit
+    /// lines.
+    fn write_journal(dir: &Path, header: &str, lines: &[String]) -> Result<()> {
+        let path = dir.join("pending");
+        let _ = fs::remove_file(&path);
+        let mut f = open_regular(&path, OpenOptions::new().write(true).create_new(true))
+            .map_err(|e| HostError::io("cannot create", &path, &e))?;
+        let mut out = String::from(header);
+        out.push('\n');
+        for l in lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        f.write_all(out.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| HostError::io("cannot write", &path, &e))?;
+        Self::sync_dir(dir)
+    }
+
+    fn drop_journal(dir: &Path) -> Result<()> {
+        let path = dir.join("pending");
+        match fs::remove_file(&path) {
+            Ok(()) => Self::sync_dir(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(HostError::io("cannot remove", &path, &e)),
+        }
+    }
+
+    /// Finishes a journaled write whose commit point was reached (the ring has the journal's
+    /// version, or the request line is in the log): appends the audit records not yet there.
+    /// Drops the journal of one that never committed. Called with the lock held.
+    fn recover(dir: &Path) -> Result<()> {
+        let path = dir.join("pending");
+        let text = match open_regular(&path, OpenOptions::new().read(true)) {
+            Ok(mut f) => {
+                let mut t = String::new();
+                f.read_to_string(&mut t)
+                    .map_err(|e| HostError::io("cannot read", &path, &e))?;
+                t
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(HostError::io("cannot read", &path, &e)),
+        };
+        // A journal without its final newline was itself torn: nothing was committed.
+        if !text.ends_with('\n') {
+            return Self::drop_journal(dir);
+        }
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        let committed = if let Some(v) = header.strip_prefix("ring-version ") {
+            let want: u64 = v.trim().parse().map_err(|_| {
+                HostError::new(ErrorKind::Malformed, "the store's write journal is damaged")
+            })?;
+            Self::read_ring_file(&dir.join("ring"))?.map(|(_, v)| v) == Some(want)
+        } else if let Some(seq) = header.strip_prefix("request-seq ") {
+            let want: u64 = seq.trim().parse().map_err(|_| {
+                HostError::new(ErrorKind::Malformed, "the store's write journal is damaged")
+            })?;
+            Self::request_head(&dir.join("requests.jsonl"))?.seq >= want
+        } else {
+            false
+        };
+        if committed {
+            let audit_path = dir.join("audit.jsonl");
+            let head = Self::audit_head(&audit_path)?;
+            let mut missing = Vec::new();
+            for l in lines {
+                let r = AuditRecord::from_json(l)?;
+                if r.seq > head.seq {
+                    missing.push(l.to_owned());
+                }
+            }
+            if !missing.is_empty() {
+                Self::append_lines(&audit_path, &missing, "audit-line-torn")?;
+            }
+        }
+        Self::drop_journal(dir)
     }
 
     fn read_ring_file(path: &Path) -> Result<Option<(Vec<u8>, u64)>> {
-        let mut f = match File::open(path) {
+        let mut f = match open_regular(path, OpenOptions::new().read(true)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(HostError::io("cannot read", path, &e)),
@@ -188,8 +377,13 @@ impl FileStore {
 
     /// Complete lines of a `.jsonl` file (a torn last line is skipped).
     fn read_lines(path: &Path) -> Result<Vec<String>> {
-        let text = match fs::read(path) {
-            Ok(b) => b,
+        let text = match open_regular(path, OpenOptions::new().read(true)) {
+            Ok(mut f) => {
+                let mut b = Vec::new();
+                f.read_to_end(&mut b)
+                    .map_err(|e| HostError::io("cannot read", path, &e))?;
+                b
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(HostError::io("cannot read", path, &e)),
         };
@@ -209,13 +403,15 @@ impl FileStore {
     /// Appends `lines` (each without newline) to a `.jsonl` file, cutting off a torn last
     /// line first, and syncs it. `torn` is the failpoint hit after half of the first line.
     fn append_lines(path: &Path, lines: &[String], torn: &str) -> Result<()> {
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| HostError::io("cannot open", path, &e))?;
+        let mut f = open_regular(
+            path,
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true),
+        )
+        .map_err(|e| HostError::io("cannot open", path, &e))?;
         let mut existing = Vec::new();
         f.read_to_end(&mut existing)
             .map_err(|e| HostError::io("cannot read", path, &e))?;
@@ -246,17 +442,17 @@ impl FileStore {
     }
 
     fn audit_head(path: &Path) -> Result<Anchor> {
-        match Self::read_lines(path)?.last() {
+        match last_line(path)? {
             None => Ok(Anchor::EMPTY),
-            Some(l) => Ok(AuditRecord::from_json(l)?.head()),
+            Some(l) => Ok(AuditRecord::from_json(&l)?.head()),
         }
     }
 
     fn request_head(path: &Path) -> Result<Anchor> {
-        match Self::read_lines(path)?.last() {
+        match last_line(path)? {
             None => Ok(Anchor::EMPTY),
             Some(l) => {
-                let frame = frame_of_line(l)?;
+                let frame = frame_of_line(&l)?;
                 let ring = dkm_core::RingId(
                     frame
                         .get(1..17)
@@ -355,26 +551,38 @@ impl Store for FileStore {
         let audit_path = dir.join("audit.jsonl");
         let head = Self::audit_head(&audit_path)?;
         let records = audit(head)?;
-        let tmp = dir.join(format!("ring.tmp.{}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = dir.join(format!("ring.tmp.{}.{nanos}", std::process::id()));
         {
-            let mut f = File::create(&tmp).map_err(|e| HostError::io("cannot create", &tmp, &e))?;
+            let mut f = open_regular(&tmp, OpenOptions::new().write(true).create_new(true))
+                .map_err(|e| HostError::io("cannot create", &tmp, &e))?;
             f.write_all(RING_MAGIC)
                 .and_then(|()| f.write_all(&version.to_be_bytes()))
                 .and_then(|()| f.write_all(bytes))
                 .and_then(|()| f.sync_all())
                 .map_err(|e| HostError::io("cannot write", &tmp, &e))?;
         }
+        let lines: Vec<String> = records.iter().map(AuditRecord::to_json).collect();
+        Self::write_journal(&dir, &format!("ring-version {version}"), &lines)?;
         failpoint("ring-temp-written");
         fs::rename(&tmp, &path).map_err(|e| HostError::io("cannot rename onto", &path, &e))?;
         failpoint("ring-renamed");
         Self::sync_dir(&dir)?;
         failpoint("ring-committed");
         Self::append_audit_locked(&dir, head, &records)?;
+        Self::drop_journal(&dir)?;
         Ok(version)
     }
 
     fn read_audit(&self, ring: &str) -> Result<Vec<String>> {
-        Self::read_lines(&self.dir(ring)?.join("audit.jsonl"))
+        let dir = self.dir(ring)?;
+        if fs::symlink_metadata(dir.join("pending")).is_ok() {
+            // A write was interrupted: finish it (under the lock) before reading.
+            drop(self.lock(&dir)?);
+        }
+        Self::read_lines(&dir.join("audit.jsonl"))
     }
 
     fn append_audit(&self, ring: &str, expected: Anchor, records: &[AuditRecord]) -> Result<()> {
@@ -416,13 +624,18 @@ impl Store for FileStore {
         let audit_path = dir.join("audit.jsonl");
         let audit_head = Self::audit_head(&audit_path)?;
         let records = audit(audit_head)?;
+        let lines: Vec<String> = records.iter().map(AuditRecord::to_json).collect();
+        Self::write_journal(&dir, &format!("request-seq {}", frame.seq()), &lines)?;
         Self::append_lines(&path, &[request_line(frame)], "request-line-torn")?;
         failpoint("request-appended");
-        Self::append_audit_locked(&dir, audit_head, &records)
+        Self::append_audit_locked(&dir, audit_head, &records)?;
+        Self::drop_journal(&dir)
     }
 
     fn location(&self) -> String {
-        let p = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        let p = fs::canonicalize(&self.root)
+            .or_else(|_| std::path::absolute(&self.root))
+            .unwrap_or_else(|_| self.root.clone());
         format!("file:{}", p.display())
     }
 
