@@ -55,8 +55,13 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool, exclusive: bool) -> R
             .map_err(|e| user_io("cannot make private", path, &e))?;
     }
     f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| user_io("cannot write", path, &e))
+        .map_err(|e| user_io("cannot write", path, &e))?;
+    // Only regular files are synced (an output may be /dev/null or a pipe).
+    if f.metadata().is_ok_and(|m| m.is_file()) {
+        f.sync_all()
+            .map_err(|e| user_io("cannot write", path, &e))?;
+    }
+    Ok(())
 }
 
 /// A secret identity file: a comment line naming it, then the secret text. The name is 1 to
@@ -117,7 +122,12 @@ impl PinBook {
     /// The saved pin of `ring`.
     pub fn get(&self, ring: RingId) -> Result<Option<Pin>> {
         let path = self.path(ring);
-        match fs::read_to_string(&path) {
+        let read =
+            crate::store::open_regular(&path, OpenOptions::new().read(true)).and_then(|mut f| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut f, &mut text).map(|_| text)
+            });
+        match read {
             Ok(text) => Ok(Some(parse_pin_text(text.trim(), &path)?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(HostError::io("cannot read", &path, &e)),

@@ -97,6 +97,28 @@ pub enum ChangeOutcome {
     },
 }
 
+/// A load that failed, with the store version it read.
+struct LoadError {
+    error: HostError,
+    version: u64,
+}
+
+impl LoadError {
+    fn kind(&self) -> ErrorKind {
+        self.error.kind()
+    }
+}
+
+impl From<HostError> for LoadError {
+    fn from(error: HostError) -> LoadError {
+        LoadError { error, version: 0 }
+    }
+}
+
+fn e_version(e: &LoadError) -> u64 {
+    e.version
+}
+
 /// How many times a lost compare-and-swap is retried.
 const RETRIES: u32 = 64;
 
@@ -361,12 +383,37 @@ impl<S: Store> Host<S> {
     /// Loads `name` and verifies it through the explicit pin, the pin book's pin, or on first
     /// use the signer of its oldest governance record; saves the new pin.
     pub fn load(&self, name: &str) -> Result<Loaded> {
+        // A writer may commit and save a newer pin between our read of the ring and of the
+        // pin: the older ring then looks like a rollback. Read again while the store moves.
+        let mut attempt = 0;
+        loop {
+            match self.load_once(name) {
+                Err(e) if e.kind() == ErrorKind::Rollback && attempt < RETRIES => {
+                    attempt += 1;
+                    let now_version = self.store.load(name)?.map(|(_, v)| v);
+                    if now_version == Some(e_version(&e)) {
+                        return Err(e.error);
+                    }
+                }
+                Err(e) => return Err(e.error),
+                Ok(l) => return Ok(l),
+            }
+        }
+    }
+
+    fn load_once(&self, name: &str) -> std::result::Result<Loaded, LoadError> {
         let (blob, version) = self.store.load(name)?.ok_or_else(|| {
             HostError::new(
                 ErrorKind::InvalidInput,
                 format!("no ring named {name:?} in the store"),
             )
         })?;
+        self.verify_blob(name, &blob, version)
+            .map_err(|error| LoadError { error, version })
+    }
+
+    fn verify_blob(&self, name: &str, blob: &[u8], version: u64) -> Result<Loaded> {
+        let blob = blob.to_vec();
         let id = ring_id_of(&blob)?;
         if self.explicit_pin.is_none() {
             self.pins.check_name(&self.store.location(), name, id)?;
@@ -406,22 +453,19 @@ impl<S: Store> Host<S> {
     fn commit(
         &self,
         name: &str,
-        version: Option<u64>,
+        (pin, version): (&Pin, u64),
         ring: &Ring,
         events: &[Event],
         actor: &Identity,
     ) -> Result<()> {
         let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        // Verified through the pin the ring was loaded with, like any load, before it is
+        // written; the pin book keeps the newest pin (saves only move forward).
+        let verified = Ring::load(&ring.to_bytes(), pin)?;
         self.store
-            .compare_and_swap(name, version, &ring.to_bytes(), &|head| {
+            .compare_and_swap(name, Some(version), &ring.to_bytes(), &|head| {
                 records_for(id, events, actor, now, flags, head)
             })?;
-        // Pin what was written (verified like any load).
-        let pin = match &self.explicit_pin {
-            Some(p) => p.clone(),
-            None => self.pins.get(id)?.unwrap_or_else(|| ring.pin()),
-        };
-        let verified = Ring::load(&ring.to_bytes(), &pin)?;
         self.pins.save(&verified.pin())
     }
 
@@ -494,7 +538,7 @@ impl<S: Store> Host<S> {
             let mut ring = l.ring;
             let (_, events) =
                 ring.apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())?;
-            self.commit(name, Some(l.version), &ring, &events, admin)?;
+            self.commit(name, (&l.pin, l.version), &ring, &events, admin)?;
             Ok(ChangeOutcome::Applied {
                 version: ring.governance().version,
                 pending: ring.is_pending(),
@@ -553,7 +597,7 @@ impl<S: Store> Host<S> {
                         e.into()
                     }
                 })?;
-            self.commit(name, Some(l.version), &ring, &events, admin)?;
+            self.commit(name, (&l.pin, l.version), &ring, &events, admin)?;
             Ok(ring.governance().version)
         })
     }
@@ -578,7 +622,7 @@ impl<S: Store> Host<S> {
             };
             drop(rng);
             if m.written {
-                self.commit(name, Some(l.version), kh.ring(), &m.events, holder)?;
+                self.commit(name, (&l.pin, l.version), kh.ring(), &m.events, holder)?;
             }
             Ok(m.events)
         })
@@ -594,17 +638,26 @@ impl<S: Store> Host<S> {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        let mut l = self.load(name)?;
-        if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
-            self.maintain(name, holder, false)?;
-            l = self.load(name)?;
-        }
-        let log = self.log(name, &l.ring)?;
-        // Every change the ring carries, asked of the log again (at most 32 records): a key
-        // state written meanwhile may carry out a change denied in the log.
-        l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
-        let mut kh = KeyHolder::open(l.ring, holder)?;
-        Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+        self.retry(|| {
+            let mut l = self.load(name)?;
+            if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+                self.maintain(name, holder, false)?;
+                l = self.load(name)?;
+                if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+                    // Another writer changed the governance meanwhile: go round again.
+                    return Err(HostError::new(
+                        ErrorKind::Conflict,
+                        "the ring changed while it was being maintained: retry",
+                    ));
+                }
+            }
+            let log = self.log(name, &l.ring)?;
+            // Every change the ring carries, asked of the log again (at most 32 records): a
+            // key state written meanwhile may carry out a change denied in the log.
+            l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
+            Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+        })
     }
 
     /// Opens a secret (either suite) as the key holder `holder`.
@@ -760,7 +813,7 @@ impl<S: Store> Host<S> {
                 request,
                 head,
             )?;
-            self.commit(name, Some(l.version), kh.ring(), &m.events, holder)?;
+            self.commit(name, (&l.pin, l.version), kh.ring(), &m.events, holder)?;
             let ks = kh.ring().key_state().ok_or_else(|| {
                 HostError::new(ErrorKind::Internal, "a grant without a key state")
             })?;

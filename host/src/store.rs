@@ -93,7 +93,7 @@ pub const FAILPOINTS: &[&str] = &[
 
 /// Opens `path` without following a symbolic link, without blocking on a FIFO, and checks it
 /// is a regular file.
-fn open_regular(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
+pub(crate) fn open_regular(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
     let f = opts.open(path)?;

@@ -629,14 +629,11 @@ impl QuorumCheck for QuorumCheckLog<'_> {
             ));
         }
         let since = (!query.carried_out).then_some(query.approver_since);
-        // What the record carries must meet the policy (what readers check)...
-        let refs: Vec<&SignedDecision> = approvals.iter().collect();
-        tally(query.base, since, &request, &refs, Some(self.now))?.require()?;
-        // ...and so must the log itself, up to the head the change names: its decisions there
-        // (approvals and denials) are what counts. The head can be no earlier than the frame
-        // where the logged approvals met every level, so a denial logged while the request
-        // was open always counts; one logged after it was approved is audited but cannot
-        // stop an irreversible change for ever.
+        // The log's own decisions up to the head the change names count (approvals and
+        // denials). The head can be no earlier than the frame where the logged approvals met
+        // every level, so a denial logged while the request was open always counts; one
+        // logged after it was approved is audited but cannot stop an irreversible change
+        // for ever.
         let logged = self.log.decisions_upto(&request.hash(), upto.seq);
         let t = tally(query.base, since, &request, &logged, Some(self.now))?;
         if t.denied.is_some() {
@@ -645,6 +642,10 @@ impl QuorumCheck for QuorumCheckLog<'_> {
                 "the request log holds a denial of this change",
             ));
         }
+        // What the record carries must meet the policy too (what readers check)...
+        let refs: Vec<&SignedDecision> = approvals.iter().collect();
+        tally(query.base, since, &request, &refs, Some(self.now))?.require()?;
+        // ...and so must the log's approvals.
         t.require().map_err(|e| {
             if e.message().contains("denied") {
                 e
