@@ -61,8 +61,18 @@ fn requested(o: ChangeOutcome) -> Result<[u8; 32]> {
 #[allow(clippy::too_many_lines)]
 pub fn run() -> Result<()> {
     let t0 = Clock::system()?.now;
-    let dir = std::env::temp_dir().join(format!("dkm-demo-{}-{}", std::process::id(), t0));
-    std::fs::create_dir_all(&dir).map_err(|e| HostError::io("cannot create", &dir, &e))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("dkm-demo-{}-{t0}-{nanos}", std::process::id()));
+    // A fresh private directory: refuses one that already exists (someone else's).
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| HostError::io("cannot create", &dir, &e))?;
+    }
     let d = Demo {
         dir: dir.clone(),
         t0,

@@ -629,7 +629,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Seal(a) => {
             let holder = read_identity(&a.as_)?;
-            let pt = read_input(a.io.input.as_deref())?;
+            let pt = zeroize::Zeroizing::new(read_input(a.io.input.as_deref())?);
             let sealed = host(&cli)?.seal(&a.ring, &holder, &pt, a.io.context.as_bytes())?;
             let out = if a.armor {
                 let mut s = dkm_core::armor(&sealed);
@@ -665,7 +665,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::SealTo(a) => {
             let public = read_file(&a.public)?;
-            let pt = read_input(a.io.input.as_deref())?;
+            let pt = zeroize::Zeroizing::new(read_input(a.io.input.as_deref())?);
             let now = clock(cli.now.as_deref())?.now;
             let pin = match &cli.pin {
                 Some(p) => {

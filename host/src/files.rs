@@ -81,7 +81,7 @@ pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
 
 /// Reads a secret identity file.
 pub fn read_identity(path: &Path) -> Result<Identity> {
-    let bytes = read_file(path)?;
+    let bytes = zeroize::Zeroizing::new(read_file(path)?);
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         HostError::new(
             ErrorKind::Malformed,
