@@ -450,6 +450,18 @@ fn write_output(path: Option<&Path>, bytes: &[u8], secret: bool) -> Result<()> {
     }
 }
 
+/// Writes a sealed secret, as bytes or as its text armor and a newline.
+fn write_sealed(path: Option<&Path>, sealed: Vec<u8>, armor: bool) -> Result<()> {
+    let out = if armor {
+        let mut s = dkm_core::armor(&sealed);
+        s.push('\n');
+        s.into_bytes()
+    } else {
+        sealed
+    };
+    write_output(path, &out, false)
+}
+
 fn say_change(outcome: &ChangeOutcome, what: &str) {
     match outcome {
         ChangeOutcome::Applied { version, pending } => {
@@ -631,14 +643,7 @@ fn run(cli: Cli) -> Result<()> {
             let holder = read_identity(&a.as_)?;
             let pt = zeroize::Zeroizing::new(read_input(a.io.input.as_deref())?);
             let sealed = host(&cli)?.seal(&a.ring, &holder, &pt, a.io.context.as_bytes())?;
-            let out = if a.armor {
-                let mut s = dkm_core::armor(&sealed);
-                s.push('\n');
-                s.into_bytes()
-            } else {
-                sealed
-            };
-            write_output(a.io.out.as_deref(), &out, false)?;
+            write_sealed(a.io.out.as_deref(), sealed, a.armor)?;
         }
         Command::Unseal(a) => {
             let who = read_identity(&a.as_)?;
@@ -681,14 +686,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let sealed =
                 dkm_host::seal_to(&public, pin.as_ref(), now, &pt, a.io.context.as_bytes())?;
-            let out = if a.armor {
-                let mut s = dkm_core::armor(&sealed);
-                s.push('\n');
-                s.into_bytes()
-            } else {
-                sealed
-            };
-            write_output(a.io.out.as_deref(), &out, false)?;
+            write_sealed(a.io.out.as_deref(), sealed, a.armor)?;
         }
         Command::Maintain { ring, as_ } | Command::RollEpoch { ring, as_ } => {
             let holder = read_identity(as_)?;

@@ -115,10 +115,6 @@ impl From<HostError> for LoadError {
     }
 }
 
-fn e_version(e: &LoadError) -> u64 {
-    e.version
-}
-
 /// How many times a lost compare-and-swap is retried.
 const RETRIES: u32 = 64;
 
@@ -391,7 +387,7 @@ impl<S: Store> Host<S> {
                 Err(e) if e.kind() == ErrorKind::Rollback && attempt < RETRIES => {
                     attempt += 1;
                     let now_version = self.store.load(name)?.map(|(_, v)| v);
-                    if now_version == Some(e_version(&e)) {
+                    if now_version == Some(e.version) {
                         return Err(e.error);
                     }
                 }

@@ -5,22 +5,18 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use hpke::aead::AesGcm256;
-use hpke::kdf::HkdfSha256;
-use hpke::kem::X25519HkdfSha256;
-use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use crate::encoding::{Reader, Writer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::{Identity, PublicIdentity, SigDomain};
 use crate::keys::{EpochKeys, RingId};
 use crate::labels;
-use crate::ring::keystate::{EpochRecord, EpochState, MAX_GRANT_LEN};
+use crate::ring::keystate::{
+    EpochRecord, EpochState, MAX_GRANT_LEN, hpke_open, hpke_seal, node_secrets, nodes_from,
+};
 use crate::ring::record::{Envelope, record_hash, sign_record};
-use crate::secret::Secret32;
 use crate::tree::{MAX_NODES, MAX_START, Node, NodePos, NodeSet, cover};
 
 /// Format byte of a grant.
@@ -241,33 +237,24 @@ impl Grant {
     ) -> Result<GrantPart> {
         let cover_nodes = nodes.derive_cover(first, last)?;
         let positions: Vec<NodePos> = cover_nodes.nodes().iter().map(Node::pos).collect();
-        let mut pt = Zeroizing::new(Vec::with_capacity(32 * positions.len()));
-        for n in cover_nodes.nodes() {
-            pt.extend_from_slice(n.secret().expose());
-        }
-        let pk = self.requester.hpke_public()?;
-        let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-            &OpModeS::Base,
-            &pk,
+        let (enc, ct) = hpke_seal(
+            &self.requester,
             &grant_info(self.ring, self.id, &self.request),
-            &pt,
             &grant_aad(
                 self.not_before,
                 self.not_after,
                 (epoch, first, last),
                 &positions,
             ),
+            &node_secrets(cover_nodes.nodes()),
             rng,
-        )
-        .map_err(|_| Error::new(ErrorKind::Internal, "HPKE wrap failed"))?;
-        let mut enc_bytes = [0u8; ENC_LEN];
-        enc_bytes.copy_from_slice(&enc.to_bytes());
+        )?;
         Ok(GrantPart {
             epoch,
             first,
             last,
             positions,
-            enc: enc_bytes,
+            enc,
             ciphertext: ct,
         })
     }
@@ -386,37 +373,17 @@ impl SignedGrant {
                 "this grant was issued to another identity",
             ));
         }
-        let sk = requester.hpke_secret()?;
         let info = grant_info(g.ring, g.id, &g.request);
         let mut out = Vec::with_capacity(g.parts.len());
         for p in &g.parts {
-            let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&p.enc)
-                .map_err(|_| Error::tampered())?;
-            let pt = Zeroizing::new(
-                hpke::single_shot_open::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-                    &OpModeR::Base,
-                    &sk,
-                    &enc,
-                    &info,
-                    &p.ciphertext,
-                    &grant_aad(
-                        g.not_before,
-                        g.not_after,
-                        (p.epoch, p.first, p.last),
-                        &p.positions,
-                    ),
-                )
-                .map_err(|_| Error::tampered())?,
+            let aad = grant_aad(
+                g.not_before,
+                g.not_after,
+                (p.epoch, p.first, p.last),
+                &p.positions,
             );
-            if pt.len() != 32 * p.positions.len() {
-                return Err(Error::tampered());
-            }
-            let mut nodes = Vec::with_capacity(p.positions.len());
-            for (pos, chunk) in p.positions.iter().zip(pt.chunks_exact(32)) {
-                let mut arr = Zeroizing::new([0u8; 32]);
-                arr.copy_from_slice(chunk);
-                nodes.push(Node::new(*pos, Secret32::from_array(&mut arr)));
-            }
+            let pt = hpke_open(requester, &p.enc, &info, &aad, &p.ciphertext)?;
+            let nodes = nodes_from(&p.positions, &pt)?;
             let rec = epochs
                 .iter()
                 .find(|e| e.epoch == p.epoch)
@@ -424,12 +391,7 @@ impl SignedGrant {
                     ErrorKind::UnknownKey,
                     "a grant part names an epoch the ring does not have",
                 ))?;
-            out.push(EpochKeys::new(
-                g.ring,
-                p.epoch,
-                rec.schedule()?,
-                NodeSet::new(nodes)?,
-            ));
+            out.push(EpochKeys::new(g.ring, p.epoch, rec.schedule()?, nodes));
         }
         Ok(out)
     }

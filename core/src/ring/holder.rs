@@ -816,14 +816,7 @@ impl KeyHolder {
                 else {
                     continue;
                 };
-                let kept: Vec<(u16, u16)> = e
-                    .readable()
-                    .into_iter()
-                    .filter_map(|(a, b)| {
-                        let (a, b) = (a.max(p.first), b.min(p.last));
-                        (a <= b).then_some((a, b))
-                    })
-                    .collect();
+                let kept = readable_within(e, p.first, p.last);
                 if kept == [(p.first, p.last)] {
                     parts.push(p.clone());
                     continue;

@@ -605,18 +605,13 @@ pub(crate) fn wrap_kek(
     recipient: &PublicIdentity,
     rng: &mut impl CryptoRng,
 ) -> Result<KekWrap> {
-    let pk = recipient.hpke_public()?;
-    let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-        &OpModeS::Base,
-        &pk,
+    let (enc, ct) = hpke_seal(
+        recipient,
         &kek_info(ring, generation, recipient.id()),
-        kek.expose(),
         &[],
+        kek.expose(),
         rng,
-    )
-    .map_err(|_| Error::new(ErrorKind::Internal, "HPKE wrap failed"))?;
-    let mut enc_bytes = [0u8; 32];
-    enc_bytes.copy_from_slice(&enc.to_bytes());
+    )?;
     let ciphertext = <[u8; WRAP_CT_LEN]>::try_from(ct.as_slice()).map_err(|_| {
         Error::new(
             ErrorKind::Internal,
@@ -625,7 +620,7 @@ pub(crate) fn wrap_kek(
     })?;
     Ok(KekWrap {
         recipient: recipient.id(),
-        enc: enc_bytes,
+        enc,
         ciphertext,
     })
 }
@@ -638,20 +633,13 @@ pub(crate) fn unwrap_kek(
     generation: u32,
     check: &[u8; 32],
 ) -> Result<Secret32> {
-    let sk = holder.hpke_secret()?;
-    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&wrap.enc)
-        .map_err(|_| Error::tampered())?;
-    let pt = Zeroizing::new(
-        hpke::single_shot_open::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-            &OpModeR::Base,
-            &sk,
-            &enc,
-            &kek_info(ring, generation, holder.id()),
-            &wrap.ciphertext,
-            &[],
-        )
-        .map_err(|_| Error::tampered())?,
-    );
+    let pt = hpke_open(
+        holder,
+        &wrap.enc,
+        &kek_info(ring, generation, holder.id()),
+        &[],
+        &wrap.ciphertext,
+    )?;
     let mut arr = Zeroizing::new([0u8; 32]);
     if pt.len() != 32 {
         return Err(Error::tampered());
@@ -704,9 +692,7 @@ pub(crate) fn seal_nodes(
     let mut out = Vec::with_capacity(sealed_nodes_len(positions.len()));
     out.put(&nonce);
     let start = out.len();
-    for n in nodes.nodes() {
-        out.put(n.secret().expose());
-    }
+    out.put(&node_secrets(nodes.nodes()));
     root_key(kek, ring, generation).encrypt_tail(
         &nonce,
         &root_aad(ring, epoch, generation, &positions),
@@ -735,14 +721,77 @@ pub(crate) fn open_nodes(
         &root_aad(ring, rec.epoch, generation, &rec.positions),
         body,
     )?;
-    let mut nodes = Vec::with_capacity(rec.positions.len());
-    for (pos, chunk) in rec.positions.iter().zip(pt.chunks_exact(32)) {
+    nodes_from(&rec.positions, &pt)
+}
+
+/// HPKE base mode (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM), single shot, to
+/// `recipient`'s X25519 key: returns the encapsulated key and the ciphertext.
+pub(crate) fn hpke_seal(
+    recipient: &PublicIdentity,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut impl CryptoRng,
+) -> Result<([u8; 32], Vec<u8>)> {
+    let pk = recipient.hpke_public()?;
+    let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
+        &OpModeS::Base,
+        &pk,
+        info,
+        plaintext,
+        aad,
+        rng,
+    )
+    .map_err(|_| Error::new(ErrorKind::Internal, "HPKE wrap failed"))?;
+    let mut enc_bytes = [0u8; 32];
+    enc_bytes.copy_from_slice(&enc.to_bytes());
+    Ok((enc_bytes, ct))
+}
+
+/// Opens [`hpke_seal`] with `holder`'s X25519 secret (`Tampered` on any failure).
+pub(crate) fn hpke_open(
+    holder: &Identity,
+    enc: &[u8; 32],
+    info: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let sk = holder.hpke_secret()?;
+    let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(enc)
+        .map_err(|_| Error::tampered())?;
+    Ok(Zeroizing::new(
+        hpke::single_shot_open::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            info,
+            ciphertext,
+            aad,
+        )
+        .map_err(|_| Error::tampered())?,
+    ))
+}
+
+/// The secrets of `nodes`, 32 bytes each, in order.
+pub(crate) fn node_secrets(nodes: &[Node]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(32 * nodes.len()));
+    for n in nodes {
+        out.extend_from_slice(n.secret().expose());
+    }
+    out
+}
+
+/// The node set of `positions` whose secrets are `plaintext` (32 bytes each, in order);
+/// `Tampered` when the lengths disagree.
+pub(crate) fn nodes_from(positions: &[NodePos], plaintext: &[u8]) -> Result<NodeSet> {
+    if plaintext.len() != 32 * positions.len() {
+        return Err(Error::tampered());
+    }
+    let mut nodes = Vec::with_capacity(positions.len());
+    for (pos, chunk) in positions.iter().zip(plaintext.chunks_exact(32)) {
         let mut arr = Zeroizing::new([0u8; 32]);
         arr.copy_from_slice(chunk);
         nodes.push(Node::new(*pos, Secret32::from_array(&mut arr)));
-    }
-    if nodes.len() != rec.positions.len() {
-        return Err(Error::tampered());
     }
     NodeSet::new(nodes)
 }
