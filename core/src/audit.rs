@@ -415,10 +415,11 @@ impl AuditRecord {
 
     /// Parses the JSON form: the `record` field is parsed as the binary form, and the whole
     /// text must be exactly what [`AuditRecord::to_json`] makes of it (so the readable
-    /// fields cannot say anything the signed record does not).
+    /// fields cannot say anything the signed record does not). One final `\n` (the line's
+    /// end) is allowed; anything else after the JSON, a `\r` included, is refused.
     pub fn from_json(text: &str) -> Result<AuditRecord> {
         const KEY: &str = "\"record\":\"";
-        let text = text.trim_end_matches(['\n', '\r']);
+        let text = text.strip_suffix('\n').unwrap_or(text);
         if text.len() > 4 * MAX_AUDIT_RECORD_LEN {
             return Err(Error::new(
                 ErrorKind::TooLarge,
@@ -729,40 +730,29 @@ pub fn audit_verify<'a>(
     records: impl IntoIterator<Item = &'a [u8]>,
     anchors: &[Anchor],
 ) -> core::result::Result<Anchor, AuditProblem> {
-    let records: Vec<&[u8]> = records.into_iter().collect();
+    let parsed: Vec<core::result::Result<AuditRecord, AuditFault>> = records
+        .into_iter()
+        .map(|b| {
+            AuditRecord::parse(b).map_err(|e| {
+                if e.kind() == ErrorKind::Tampered {
+                    AuditFault::BadSignature
+                } else {
+                    AuditFault::Malformed
+                }
+            })
+        })
+        .collect();
     let mut head = Anchor::EMPTY;
-    let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(records.len());
-    for (index, bytes) in records.iter().enumerate() {
+    for (index, p) in parsed.iter().enumerate() {
         let fail = |fault| AuditProblem { index, fault };
-        let rec = match AuditRecord::parse(bytes) {
-            Ok(r) => r,
-            Err(e) if e.kind() == ErrorKind::Tampered => {
-                return Err(fail(AuditFault::BadSignature));
-            }
-            Err(_) => return Err(fail(AuditFault::Malformed)),
-        };
-        if rec.ring != ring {
-            return Err(fail(AuditFault::OtherRing));
-        }
-        let expected = head.seq.saturating_add(1);
-        if rec.seq != expected {
-            // A later record carrying the expected number means this one is out of order.
-            let later = records
+        let rec = p.as_ref().map_err(|f| fail(*f))?;
+        let later = |seq| {
+            parsed
                 .iter()
                 .skip(index + 1)
-                .any(|b| AuditRecord::parse(b).is_ok_and(|r| r.seq == expected));
-            let fault = if rec.seq < expected || later {
-                AuditFault::Reorder
-            } else {
-                AuditFault::Gap
-            };
-            return Err(fail(fault));
-        }
-        if rec.prev != head.hash {
-            return Err(fail(AuditFault::BrokenLink));
-        }
-        head = rec.head();
-        hashes.push(rec.hash());
+                .any(|r| r.as_ref().is_ok_and(|r| r.seq == seq))
+        };
+        head = follow(ring, head, rec, later).map_err(fail)?;
     }
     if anchors.iter().any(|a| a.seq == 0 && a.hash != [0; 32]) {
         return Err(AuditProblem {
@@ -772,14 +762,14 @@ pub fn audit_verify<'a>(
     }
     for a in anchors.iter().filter(|a| a.seq > 0) {
         let at = usize::try_from(a.seq - 1).unwrap_or(usize::MAX);
-        match hashes.get(at) {
+        match parsed.get(at) {
             None => {
                 return Err(AuditProblem {
-                    index: records.len(),
+                    index: parsed.len(),
                     fault: AuditFault::MissingAnchored,
                 });
             }
-            Some(h) if *h != a.hash => {
+            Some(Ok(r)) if r.hash() != a.hash => {
                 return Err(AuditProblem {
                     index: at,
                     fault: AuditFault::AnchorMismatch,
@@ -789,6 +779,93 @@ pub fn audit_verify<'a>(
         }
     }
     Ok(head)
+}
+
+/// Checks the part of an audit chain from `anchor` on, without the records before it (what a
+/// writer checks before it appends, instead of a full [`audit_verify`]): `tail` starts with
+/// the anchored record itself, unchanged (its sequence number and hash are the anchor's), and
+/// every record after it belongs to `ring`, has the next sequence number and links to the
+/// one before. With [`Anchor::EMPTY`] the tail is the whole chain, from sequence number 1.
+/// The records were parsed, so their signatures verified. Returns the head; a problem's
+/// index counts from the first record of `tail`.
+pub fn audit_verify_tail(
+    ring: RingId,
+    anchor: Anchor,
+    tail: &[AuditRecord],
+) -> core::result::Result<Anchor, AuditProblem> {
+    if anchor.seq == 0 {
+        if anchor.hash != [0; 32] {
+            return Err(AuditProblem {
+                index: 0,
+                fault: AuditFault::AnchorMismatch,
+            });
+        }
+        return chain(ring, Anchor::EMPTY, tail, 0);
+    }
+    let Some((first, rest)) = tail.split_first() else {
+        return Err(AuditProblem {
+            index: 0,
+            fault: AuditFault::MissingAnchored,
+        });
+    };
+    if first.ring != ring {
+        return Err(AuditProblem {
+            index: 0,
+            fault: AuditFault::OtherRing,
+        });
+    }
+    if first.head() != anchor {
+        return Err(AuditProblem {
+            index: 0,
+            fault: AuditFault::AnchorMismatch,
+        });
+    }
+    chain(ring, anchor, rest, 1)
+}
+
+/// Checks that `records` follow `start` one by one; a problem's index is `offset` plus the
+/// record's position. Returns the head.
+fn chain(
+    ring: RingId,
+    start: Anchor,
+    records: &[AuditRecord],
+    offset: usize,
+) -> core::result::Result<Anchor, AuditProblem> {
+    let mut head = start;
+    for (i, rec) in records.iter().enumerate() {
+        let later = |seq| records.iter().skip(i + 1).any(|r| r.seq == seq);
+        head = follow(ring, head, rec, later).map_err(|fault| AuditProblem {
+            index: offset.saturating_add(i),
+            fault,
+        })?;
+    }
+    Ok(head)
+}
+
+/// One step of a chain: `rec` belongs to `ring`, has the number after `head` and links to
+/// it. `later(seq)` says whether a later record carries `seq` (then this one is out of
+/// order rather than after a gap). Returns the new head.
+fn follow(
+    ring: RingId,
+    head: Anchor,
+    rec: &AuditRecord,
+    later: impl FnOnce(u64) -> bool,
+) -> core::result::Result<Anchor, AuditFault> {
+    if rec.ring != ring {
+        return Err(AuditFault::OtherRing);
+    }
+    let expected = head.seq.saturating_add(1);
+    if rec.seq != expected {
+        return Err(if rec.seq < expected || later(expected) {
+            AuditFault::Reorder
+        } else {
+            AuditFault::Gap
+        });
+    }
+    if rec.prev != head.hash {
+        return Err(AuditFault::BrokenLink);
+    }
+    Ok(rec.head())
 }
 
 /// Where audit records go: a store's audit stream, or a test's vector. `append` must refuse

@@ -28,7 +28,7 @@ pub use access::{
     EvidenceQuorum, GrantId, GrantSession, RequestLog, Scope, SignedDecision, SignedGrant,
     SignedRequest, Verdict,
 };
-pub use audit::{AuditLog, AuditRecord, AuditSink, audit_verify};
+pub use audit::{AuditLog, AuditRecord, AuditSink, audit_verify, audit_verify_tail};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{Identity, IdentityId, PublicIdentity, SigDomain};
 pub use keys::{EpochKeys, IntervalKeys, KeyId, RingId, SealOnlyKey};

@@ -28,7 +28,7 @@ use chacha20::ChaCha20Rng;
 use dkm_core::access::{GrantId, LogEntry, RequestLog, SignedRequest, Verdict};
 use dkm_core::audit::{
     AUDIT_FORMAT, Action, AuditFault, AuditLog, AuditProblem, AuditRecord, AuditSink, Detail,
-    FLAG_CLOCK_OVERRIDE, MAX_AUDIT_RECORD_LEN, append_with, audit_verify, event_record,
+    FLAG_CLOCK_OVERRIDE, MAX_AUDIT_RECORD_LEN, append_with, audit_verify, audit_verify_tail, event_record,
     records_for,
 };
 use dkm_core::rand_core::{Rng, SeedableRng};
@@ -421,8 +421,15 @@ fn json_round_trips_for_every_action() {
             let back = AuditRecord::from_json(&json).unwrap();
             assert_eq!(back, rec);
             assert_eq!(back.as_bytes(), rec.as_bytes());
-            // A trailing line end is fine.
+            // A trailing line end is fine; a CR, a second line end or a space is not (a line
+            // must be its signed form exactly).
             assert_eq!(AuditRecord::from_json(&format!("{json}\n")).unwrap(), rec);
+            for bad in ["\r\n", "\r", "\n\n", " ", " \n"] {
+                assert!(
+                    AuditRecord::from_json(&format!("{json}{bad}")).is_err(),
+                    "{bad:?} accepted"
+                );
+            }
             // It is JSON, and its readable fields say what the record says.
             let v: serde_json::Value = serde_json::from_str(&json).unwrap();
             assert_eq!(v["seq"], 42);
@@ -920,6 +927,84 @@ fn records_for_chains_events_from_the_head() {
             .unwrap()
             .is_empty()
     );
+}
+
+// ---- the tail check writers run: from an anchor on -----------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// From every anchor of an honest chain the tail verifies to the head `audit_verify`
+    /// finds; a cut, a gap, a swap, a tail that starts elsewhere and another ring's records
+    /// are each reported, with the index counted from the tail's first record.
+    #[test]
+    fn the_tail_from_any_anchor_verifies_and_catches_cuts(
+        seed in any::<[u8; 32]>(),
+        other_seed in any::<[u8; 32]>(),
+        steps in prop::collection::vec(step(), 3..=12),
+        at in any::<Index>(),
+    ) {
+        let h = history(seed, &steps, &[]);
+        let n = h.records.len();
+        let head = verify(h.ring, &h.bytes, &[]).unwrap();
+        // k = 0: no anchor, the whole chain; else the anchor is record k (seq k).
+        for k in 0..=n {
+            let (anchor, tail) = match k {
+                0 => (Anchor::EMPTY, &h.records[..]),
+                k => (h.records[k - 1].head(), &h.records[k - 1..]),
+            };
+            prop_assert_eq!(audit_verify_tail(h.ring, anchor, tail), Ok(head));
+        }
+        let k = 1 + at.index(n);
+        let anchor = h.records[k - 1].head();
+        let tail = &h.records[k - 1..];
+        // Cut: the anchored record and everything after it gone.
+        prop_assert_eq!(
+            audit_verify_tail(h.ring, anchor, &[]),
+            problem(0, AuditFault::MissingAnchored)
+        );
+        // The tail starts one record early or late: not the anchored record.
+        if k >= 2 {
+            prop_assert_eq!(
+                audit_verify_tail(h.ring, anchor, &h.records[k - 2..]),
+                problem(0, AuditFault::AnchorMismatch)
+            );
+        }
+        if k < n {
+            prop_assert_eq!(
+                audit_verify_tail(h.ring, anchor, &h.records[k..]),
+                problem(0, AuditFault::AnchorMismatch)
+            );
+        }
+        // A record after the anchor deleted, or two swapped.
+        if tail.len() >= 3 {
+            let mut gap = tail.to_vec();
+            gap.remove(1);
+            prop_assert_eq!(
+                audit_verify_tail(h.ring, anchor, &gap),
+                problem(1, AuditFault::Gap)
+            );
+            let mut swapped = tail.to_vec();
+            swapped.swap(1, 2);
+            prop_assert_eq!(
+                audit_verify_tail(h.ring, anchor, &swapped),
+                problem(1, AuditFault::Reorder)
+            );
+        }
+        // Another ring's chain in its place.
+        let other = history(other_seed, &steps, &[]);
+        let fault = audit_verify_tail(h.ring, anchor, &other.records[k - 1..]).unwrap_err();
+        prop_assert_eq!(fault, AuditProblem { index: 0, fault: AuditFault::OtherRing });
+        prop_assert_eq!(
+            audit_verify_tail(h.ring, Anchor::EMPTY, &other.records),
+            problem(0, AuditFault::OtherRing)
+        );
+        // An anchor of seq 0 must have the zero hash.
+        prop_assert_eq!(
+            audit_verify_tail(h.ring, Anchor { seq: 0, hash: [1; 32] }, &h.records),
+            problem(0, AuditFault::AnchorMismatch)
+        );
+    }
 }
 
 // ---- unit tests: the audit sink --------------------------------------------------------
