@@ -16,18 +16,19 @@ macro_rules! outln {
 
 mod demo;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use dkm_core::access::{RequestKind, RequestState, Scope, Verdict};
 use dkm_core::ring::{ApprovalLevel, EpochState, Role};
-use dkm_core::{ErrorKind, GrantId, Identity, PublicIdentity};
+use dkm_core::{ErrorKind, Identity, PublicIdentity};
 use dkm_host::files::{
-    format_time, identity_file_text, parse_duration, parse_pin_text, parse_time, read_file,
-    read_identity, write_file,
+    format_time, identity_file_text, parse_duration, parse_public_identity, parse_time,
+    read_pin_file, write_file,
 };
+use dkm_host::input::{self, Input};
 use dkm_host::{ChangeOutcome, Clock, FileStore, Host, HostError, PinBook, Result};
 use serde_json::json;
 
@@ -206,6 +207,16 @@ enum RingCmd {
         /// Output JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Rename a ring (admin; no quorum needed): it moves to the new name in the store.
+    Rename {
+        /// The ring.
+        ring: String,
+        /// Its new name.
+        new_name: String,
+        /// The admin's identity file.
+        #[arg(long = "as")]
+        as_: PathBuf,
     },
     /// Write what a seal-only party needs (pin and ring).
     ExportPublic {
@@ -403,38 +414,29 @@ fn host(cli: &Cli) -> Result<Host<FileStore>> {
         clock(cli.now.as_deref())?,
     )?;
     match &cli.pin {
-        Some(p) => {
-            let text = String::from_utf8(read_file(p)?).map_err(|_| {
-                err(
-                    ErrorKind::Malformed,
-                    format!("{} is not a pin file", p.display()),
-                )
-            })?;
-            Ok(h.with_pin(parse_pin_text(&text, p)?))
-        }
+        Some(p) => Ok(h.with_pin(read_pin_file(p)?)),
         None => Ok(h),
     }
 }
 
-fn public(text: &str) -> Result<PublicIdentity> {
-    PublicIdentity::from_text(text.trim()).map_err(|e| {
-        HostError::new(
-            e.kind(),
-            format!("{:?} is not a public identity: {}", text, e.message()),
-        )
-    })
+/// Reads a secret identity file, warning on stderr (like ssh) when others can read it.
+fn read_identity(path: &Path) -> Result<Identity> {
+    let f = dkm_host::files::read_identity(path)?;
+    if let Some(w) = f.warning {
+        eprintln!("dkm: warning: {w}");
+    }
+    Ok(f.identity)
 }
 
-fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
+fn public(text: &str) -> Result<PublicIdentity> {
+    parse_public_identity(text)
+}
+
+/// An input of `kind` from `path`, or stdin.
+fn read_input(path: Option<&Path>, kind: Input) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     match path {
-        Some(p) => read_file(p),
-        None => {
-            let mut v = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut v)
-                .map_err(|e| err(ErrorKind::InvalidInput, format!("cannot read stdin: {e}")))?;
-            Ok(v)
-        }
+        Some(p) => input::read_path(p, kind),
+        None => input::read_stdin(kind),
     }
 }
 
@@ -531,6 +533,15 @@ fn run(cli: Cli) -> Result<()> {
             outln!("{id}");
         }
         Command::Ring(RingCmd::Show { ring, json }) => ring_show(&cli, ring, *json)?,
+        Command::Ring(RingCmd::Rename {
+            ring,
+            new_name,
+            as_,
+        }) => {
+            let admin = read_identity(as_)?;
+            let out = host(&cli)?.rename_ring(ring, new_name, &admin)?;
+            say_change(&out, &format!("ring {ring} renamed to {new_name}"));
+        }
         Command::Ring(RingCmd::ExportPublic { ring, out }) => {
             let bytes = host(&cli)?.export_public(ring)?;
             write_file(out, &bytes, false, false)?;
@@ -641,23 +652,28 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Seal(a) => {
             let holder = read_identity(&a.as_)?;
-            let pt = zeroize::Zeroizing::new(read_input(a.io.input.as_deref())?);
+            let pt = read_input(a.io.input.as_deref(), Input::Plaintext)?;
             let sealed = host(&cli)?.seal(&a.ring, &holder, &pt, a.io.context.as_bytes())?;
             write_sealed(a.io.out.as_deref(), sealed, a.armor)?;
         }
         Command::Unseal(a) => {
             let who = read_identity(&a.as_)?;
-            let sealed = read_input(a.io.input.as_deref())?;
-            let trimmed = trim_armor(&sealed);
+            // Arguments first: a bad one refuses before the input is consumed.
+            let grant = a
+                .grant
+                .as_deref()
+                .map(dkm_host::files::grant_id_arg)
+                .transpose()?;
+            let sealed = read_input(a.io.input.as_deref(), Input::Sealed)?;
+            let trimmed = input::trim_armor(&sealed);
             let seal_only = dkm_core::decode_any(trimmed)
                 .ok()
                 .and_then(|b| dkm_core::SealedSecret::parse(&b).map(|p| p.suite()).ok())
                 == Some(dkm_core::Suite::HpkeX25519Xaes256GcmCommit);
             let h = host(&cli)?;
-            let pt = match &a.grant {
+            let pt = match grant {
                 None => h.unseal(&a.ring, &who, trimmed, a.io.context.as_bytes())?,
-                Some(g) => {
-                    let id = grant_id(g)?;
+                Some(id) => {
                     h.unseal_with_grant(&a.ring, &who, id, trimmed, a.io.context.as_bytes())?
                 }
             };
@@ -669,21 +685,10 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::SealTo(a) => {
-            let public = read_file(&a.public)?;
-            let pt = zeroize::Zeroizing::new(read_input(a.io.input.as_deref())?);
+            let public = input::read_path(&a.public, Input::Public)?;
+            let pt = read_input(a.io.input.as_deref(), Input::Plaintext)?;
             let now = clock(cli.now.as_deref())?.now;
-            let pin = match &cli.pin {
-                Some(p) => {
-                    let text = String::from_utf8(read_file(p)?).map_err(|_| {
-                        err(
-                            ErrorKind::Malformed,
-                            format!("{} is not a pin file", p.display()),
-                        )
-                    })?;
-                    Some(parse_pin_text(&text, p)?)
-                }
-                None => None,
-            };
+            let pin = cli.pin.as_deref().map(read_pin_file).transpose()?;
             let sealed =
                 dkm_host::seal_to(&public, pin.as_ref(), now, &pt, a.io.context.as_bytes())?;
             write_sealed(a.io.out.as_deref(), sealed, a.armor)?;
@@ -841,25 +846,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo => demo::run()?,
     }
     Ok(())
-}
-
-/// An armored input may end with a newline.
-fn trim_armor(input: &[u8]) -> &[u8] {
-    if input.starts_with(b"dkm1:") {
-        input.trim_ascii_end()
-    } else {
-        input
-    }
-}
-
-fn grant_id(value: &str) -> Result<GrantId> {
-    let p = Path::new(value);
-    if p.is_file() {
-        let g = dkm_core::SignedGrant::parse(&read_file(p)?)?;
-        Ok(g.grant().id)
-    } else {
-        dkm_host::parse_grant_id(value)
-    }
 }
 
 fn event_text(e: &dkm_core::Event) -> String {
@@ -1168,6 +1154,7 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
                 .collect();
             let what = what.join(" ");
+            let what = dkm_host::error::redact_secrets(&what);
             let what = what.trim_start_matches("error: ");
             eprintln!("dkm: error: InvalidInput: {what} (see dkm --help)");
             return ExitCode::from(2);

@@ -28,8 +28,8 @@ use chacha20::ChaCha20Rng;
 use dkm_core::access::{GrantId, LogEntry, RequestLog, SignedRequest, Verdict};
 use dkm_core::audit::{
     AUDIT_FORMAT, Action, AuditFault, AuditLog, AuditProblem, AuditRecord, AuditSink, Detail,
-    FLAG_CLOCK_OVERRIDE, MAX_AUDIT_RECORD_LEN, append_with, audit_verify, audit_verify_tail, event_record,
-    records_for,
+    FLAG_CLOCK_OVERRIDE, MAX_AUDIT_RECORD_LEN, append_with, audit_verify, audit_verify_tail,
+    event_record, records_for,
 };
 use dkm_core::rand_core::{Rng, SeedableRng};
 use dkm_core::ring::{Anchor, Role, RollReason};

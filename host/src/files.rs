@@ -6,24 +6,11 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use dkm_core::{ErrorKind, Identity, Pin, RingId};
+use dkm_core::{ErrorKind, Identity, Pin, PublicIdentity, RingId};
+
+use crate::input::Input;
 
 use crate::error::{HostError, Result};
-
-/// Longest file the host reads whole (identity, pin, public part, grant).
-const MAX_SMALL_FILE: u64 = 16 * 1024 * 1024;
-
-/// Reads a whole file (at most 16 MiB).
-pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let meta = fs::metadata(path).map_err(|e| user_io("cannot read", path, &e))?;
-    if meta.len() > MAX_SMALL_FILE {
-        return Err(HostError::new(
-            ErrorKind::TooLarge,
-            format!("{} is larger than 16 MiB", path.display()),
-        ));
-    }
-    fs::read(path).map_err(|e| user_io("cannot read", path, &e))
-}
 
 /// A file the user named could not be read or written.
 fn user_io(what: &str, path: &Path, e: &std::io::Error) -> HostError {
@@ -79,27 +66,126 @@ pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
     ))
 }
 
-/// Reads a secret identity file.
-pub fn read_identity(path: &Path) -> Result<Identity> {
-    let bytes = zeroize::Zeroizing::new(read_file(path)?);
+/// A secret identity read from a file, with a warning about the file's permissions when
+/// group or others can read it (show it to the user, as ssh does).
+pub struct IdentityFile {
+    /// The identity.
+    pub identity: Identity,
+    /// What is wrong with the file's permissions (readable by group or others), with the fix.
+    pub warning: Option<String>,
+}
+
+fn secret_given(what: &str) -> HostError {
+    HostError::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "a secret identity was given where {what} was expected (keep it out of command lines: they show in process lists and shell history)"
+        ),
+    )
+}
+
+/// Reads a secret identity file: refused when group or others may write it (they could swap
+/// in an identity of their own), a warning when they may read it. At most 4 KiB, read with
+/// that bound from a regular file, a FIFO or a device alike.
+pub fn read_identity(path: &Path) -> Result<IdentityFile> {
+    let shown = path.to_string_lossy();
+    if crate::error::looks_secret(&shown) {
+        return Err(secret_given(
+            "the path of an identity file (the secret text belongs in the file)",
+        ));
+    }
+    let shown = path.display().to_string();
+    let mut f = fs::File::open(path).map_err(|e| user_io("cannot read", path, &e))?;
+    let meta = f.metadata().map_err(|e| user_io("cannot read", path, &e))?;
+    let mut warning = None;
+    if meta.is_file() {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{shown} is writable by group or others (mode {mode:03o}): anyone who can write it can swap in an identity of their own; fix it with `chmod 600 {shown}`"
+                ),
+            ));
+        }
+        if mode & 0o044 != 0 {
+            warning = Some(format!(
+                "{shown} is readable by group or others (mode {mode:03o}): anyone who can read it holds this identity; fix it with `chmod 600 {shown}`"
+            ));
+        }
+    }
+    let bytes = crate::input::read_all(&mut f, Input::Identity, &shown)?;
+    let identity = identity_from_file_text(&bytes, &shown)?;
+    Ok(IdentityFile { identity, warning })
+}
+
+/// Parses the text of an identity file (`what` names it in errors): blank lines, comment
+/// lines (`#`) and exactly one secret identity. Trailing content or a second secret is
+/// refused (`Malformed`).
+pub fn identity_from_file_text(bytes: &[u8], what: &str) -> Result<Identity> {
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        HostError::new(
+            ErrorKind::Malformed,
+            format!("{what} is not a dkm identity file"),
+        )
+    })?;
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let line = lines
+        .next()
+        .ok_or_else(|| HostError::new(ErrorKind::Malformed, format!("{what} holds no identity")))?;
+    if lines.next().is_some() {
+        return Err(HostError::new(
+            ErrorKind::Malformed,
+            format!(
+                "{what} holds more than one secret identity line (trailing content or a second secret): an identity file is comment lines and one secret identity"
+            ),
+        ));
+    }
+    Identity::from_secret_text(line)
+        .map_err(|e| HostError::new(e.kind(), format!("{what}: {}", e.message())))
+}
+
+/// Parses a public identity as printed (`dkmpub1...`). A secret identity given by mistake
+/// is refused without being echoed.
+pub fn parse_public_identity(text: &str) -> Result<PublicIdentity> {
+    if crate::error::looks_secret(text) {
+        return Err(secret_given(
+            "a public one (the last line of `dkm identity show FILE`)",
+        ));
+    }
+    PublicIdentity::from_text(text.trim()).map_err(|e| {
+        HostError::new(
+            e.kind(),
+            format!("{text:?} is not a public identity: {}", e.message()),
+        )
+    })
+}
+
+/// Reads a pin file (the pin in hex, at most 64 KiB).
+pub fn read_pin_file(path: &Path) -> Result<Pin> {
+    let bytes = crate::input::read_path(path, Input::Pin)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         HostError::new(
             ErrorKind::Malformed,
-            format!("{} is not a dkm identity file", path.display()),
+            format!("{} is not a pin file", path.display()),
         )
     })?;
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .ok_or_else(|| {
-            HostError::new(
-                ErrorKind::Malformed,
-                format!("{} holds no identity", path.display()),
-            )
-        })?;
-    Identity::from_secret_text(line)
-        .map_err(|e| HostError::new(e.kind(), format!("{}: {}", path.display(), e.message())))
+    parse_pin_text(text, path)
+}
+
+/// A grant named on the command line: its id (32 hex digits), or the path of a grant file.
+pub fn grant_id_arg(value: &str) -> Result<dkm_core::GrantId> {
+    let p = Path::new(value);
+    // A path that exists is a grant file (a FIFO or a device too: read with the bound).
+    if p.exists() {
+        let g = dkm_core::SignedGrant::parse(&crate::input::read_path(p, Input::Grant)?)?;
+        Ok(g.grant().id)
+    } else {
+        crate::parse_grant_id(value)
+    }
 }
 
 /// The pins a host has seen, one file per ring (`<dir>/<ring id>.pin`, hex), like SSH's
@@ -218,7 +304,7 @@ pub fn parse_pin_text(text: &str, path: &Path) -> Result<Pin> {
     Ok(Pin::from_bytes(&bytes)?)
 }
 
-const PUBLIC_MAGIC: &[u8; 4] = b"DKMP";
+pub(crate) const PUBLIC_MAGIC: &[u8; 4] = b"DKMP";
 
 /// A ring's public part for seal-only parties: `"DKMP" ‖ 0x01 ‖ u32 pin length ‖ pin ‖ ring
 /// blob`.

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod files;
+pub mod input;
 pub mod store;
 
 use std::cell::RefCell;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use dkm_core::access::{RequestLog, RequestStatus, Scope, SignedGrant, SignedRequest, Verdict};
 use dkm_core::audit::{
-    AuditRecord, AuditSink, FLAG_CLOCK_OVERRIDE, audit_verify, decision_record, records_for,
-    request_record,
+    AuditRecord, AuditSink, FLAG_CLOCK_OVERRIDE, audit_verify, audit_verify_tail, decision_record,
+    records_for, request_record,
 };
 use dkm_core::rand_core::Rng;
 use dkm_core::ring::{Anchor, Governance, SignedGovernance};
@@ -191,24 +192,98 @@ pub fn parse_grant_id(text: &str) -> Result<GrantId> {
         })
 }
 
-/// The audit sink of an elevated session: the store's audit stream.
+/// The audit head of ring `name` as stored, after checking that the chain still holds the
+/// record the ring's key state anchors and continues from it: the records from the anchor on
+/// parse (so their signatures verify), belong to the ring, follow one another and link, and
+/// the anchored one is unchanged. The records before the anchor are not read again (a full
+/// check is `audit verify`). A cut, edited or replaced chain is `Tampered`: no audited write
+/// goes onto it and no plaintext is released under it.
+fn checked_audit_head<S: Store>(
+    store: &S,
+    name: &str,
+    (id, anchor): (RingId, Anchor),
+) -> Result<Anchor> {
+    let lines = store.read_audit(name)?;
+    let skip = usize::try_from(anchor.seq.saturating_sub(1)).unwrap_or(usize::MAX);
+    let cut = |index: usize, what: &str| {
+        HostError::new(
+            ErrorKind::Tampered,
+            format!(
+                "the audit chain does not continue from the record the ring anchors (audit record {index}: {what}): it was cut, edited or replaced, so nothing is written to it or released under it; `audit verify` shows the first bad record"
+            ),
+        )
+    };
+    let mut tail = Vec::new();
+    for (i, line) in lines.get(skip..).unwrap_or_default().iter().enumerate() {
+        let rec = AuditRecord::from_json(line).map_err(|e| {
+            cut(
+                skip.saturating_add(i),
+                if e.kind() == ErrorKind::Tampered {
+                    "edited record (JSON fields or signature)"
+                } else {
+                    "malformed record"
+                },
+            )
+        })?;
+        tail.push(rec);
+    }
+    audit_verify_tail(id, anchor, &tail)
+        .map_err(|p| cut(skip.saturating_add(p.index), p.fault.name()))
+}
+
+/// A ring's id and the audit head its key state anchors (none yet: the chain's start).
+fn audit_anchor(ring: &Ring) -> (RingId, Anchor) {
+    let anchor = ring
+        .key_state()
+        .map_or(Anchor::EMPTY, |k| k.key_state().audit);
+    (ring.id(), anchor)
+}
+
+/// The audit builder of a write: the records `build` makes, if the store's head is still
+/// `checked` (the head [`checked_audit_head`] verified); else a `Conflict`, so the write is
+/// retried with the chain read and checked again.
+fn at_checked_head(
+    checked: Anchor,
+    head: Anchor,
+    build: impl FnOnce(Anchor) -> dkm_core::Result<Vec<AuditRecord>>,
+) -> dkm_core::Result<Vec<AuditRecord>> {
+    if head != checked {
+        return Err(dkm_core::Error::new(
+            ErrorKind::Conflict,
+            "the audit chain moved while it was being checked: retry",
+        ));
+    }
+    build(head)
+}
+
+/// The audit sink of an elevated session: the store's audit stream, checked from the ring's
+/// anchor on before the first record.
 struct StoreSink<'a, S: Store> {
     store: &'a S,
-    ring: &'a str,
+    name: &'a str,
+    /// The ring's id and the audit anchor of its key state.
+    anchored: (RingId, Anchor),
+    /// The host's own error behind the last failed `head` (the core's errors carry fixed
+    /// messages only), handed back to the caller.
+    error: Option<HostError>,
 }
 
 impl<S: Store> AuditSink for StoreSink<'_, S> {
     fn head(&mut self) -> dkm_core::Result<Anchor> {
-        let lines = self.store.read_audit(self.ring).map_err(|_| {
-            dkm_core::Error::new(
-                ErrorKind::StoreUnavailable,
-                "the audit chain cannot be read",
-            )
-        })?;
-        match lines.last() {
-            None => Ok(Anchor::EMPTY),
-            Some(l) => Ok(AuditRecord::from_json(l)?.head()),
-        }
+        checked_audit_head(self.store, self.name, self.anchored).map_err(|e| {
+            let core = match e.kind() {
+                ErrorKind::Tampered => dkm_core::Error::new(
+                    ErrorKind::Tampered,
+                    "the audit chain does not continue from the record the ring anchors: no plaintext without audit",
+                ),
+                _ => dkm_core::Error::new(
+                    ErrorKind::StoreUnavailable,
+                    "the audit chain cannot be read",
+                ),
+            };
+            self.error = Some(e);
+            core
+        })
     }
 
     fn append(&mut self, record: &AuditRecord) -> dkm_core::Result<()> {
@@ -217,7 +292,7 @@ impl<S: Store> AuditSink for StoreSink<'_, S> {
             hash: record.prev,
         };
         self.store
-            .append_audit(self.ring, expected, std::slice::from_ref(record))
+            .append_audit(self.name, expected, std::slice::from_ref(record))
             .map_err(|e| {
                 if e.kind() == ErrorKind::Conflict {
                     dkm_core::Error::new(ErrorKind::Conflict, "the audit chain moved")
@@ -409,19 +484,30 @@ impl<S: Store> Host<S> {
     }
 
     fn verify_blob(&self, name: &str, blob: &[u8], version: u64) -> Result<Loaded> {
-        let blob = blob.to_vec();
-        let id = ring_id_of(&blob)?;
-        if self.explicit_pin.is_none() {
-            self.pins.check_name(&self.store.location(), name, id)?;
-        }
+        let id = ring_id_of(blob)?;
         let pin = match &self.explicit_pin {
             Some(p) => p.clone(),
             None => match self.pins.get(id)? {
                 Some(p) => p,
-                None => Pin::new(id, vec![first_signer(&blob)?]),
+                None => Pin::new(id, vec![first_signer(blob)?]),
             },
         };
-        let ring = Ring::load(&blob, &pin)?;
+        let ring = Ring::load(blob, &pin)?;
+        // The name the ring is signed with is the name it is stored under: a ring copied or
+        // moved under another name is not accepted, on first use either (and leaves no
+        // record in the pin book that would later refuse the real ring of that name).
+        let signed = &ring.governance().name;
+        if signed != name {
+            return Err(HostError::new(
+                ErrorKind::Tampered,
+                format!(
+                    "the ring stored under the name {name:?} is signed with the name {signed:?}: a ring copied or moved under another name is refused (a rename moves the ring in the same write; if one was interrupted, any command on the old name finishes it)"
+                ),
+            ));
+        }
+        if self.explicit_pin.is_none() {
+            self.pins.check_name(&self.store.location(), name, id)?;
+        }
         self.pins.save(&ring.pin())?;
         Ok(Loaded { ring, version, pin })
     }
@@ -439,17 +525,20 @@ impl<S: Store> Host<S> {
         )?)
     }
 
-    fn audit_head(&self, name: &str) -> Result<Anchor> {
-        match self.store.read_audit(name)?.last() {
-            None => Ok(Anchor::EMPTY),
-            Some(l) => Ok(AuditRecord::from_json(l)?.head()),
-        }
+    /// The audit head of `name`, the chain checked from `ring`'s anchor on (the ring as
+    /// loaded from the store, before any write of this operation).
+    fn audit_head(&self, name: &str, ring: &Ring) -> Result<Anchor> {
+        checked_audit_head(&self.store, name, audit_anchor(ring))
     }
 
+    /// Writes `ring` over the loaded `version` with the audit records of `events`, at the
+    /// audit head `checked` (from [`Host::audit_head`] on the ring as loaded). A ring whose
+    /// signed name changed moves to it in the same write.
     fn commit(
         &self,
         name: &str,
         (pin, version): (&Pin, u64),
+        checked: Anchor,
         ring: &Ring,
         events: &[Event],
         actor: &Identity,
@@ -458,10 +547,21 @@ impl<S: Store> Host<S> {
         // Verified through the pin the ring was loaded with, like any load, before it is
         // written; the pin book keeps the newest pin (saves only move forward).
         let verified = Ring::load(&ring.to_bytes(), pin)?;
-        self.store
-            .compare_and_swap(name, Some(version), &ring.to_bytes(), &|head| {
+        let bytes = ring.to_bytes();
+        let build = |head| {
+            at_checked_head(checked, head, |head| {
                 records_for(id, events, actor, now, flags, head)
-            })?;
+            })
+        };
+        let new_name = &ring.governance().name;
+        if new_name == name {
+            self.store
+                .compare_and_swap(name, Some(version), &bytes, &build)?;
+        } else {
+            store::check_ring_name(new_name)?;
+            self.store
+                .compare_and_swap_moving(name, new_name, version, &bytes, &build)?;
+        }
         self.pins.save(&verified.pin())
     }
 
@@ -485,10 +585,20 @@ impl<S: Store> Host<S> {
                     ),
                 )
             })?;
+        if !self.store.read_audit(name)?.is_empty() {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the store holds an audit chain under the name {name:?} but no ring: a new ring does not continue another's chain (remove what is left of the old ring first)"
+                ),
+            ));
+        }
         let (now, flags, id) = (self.now(), self.flags(), ring.id());
         self.store
             .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
-                records_for(id, &events, admin, now, flags, head)
+                at_checked_head(Anchor::EMPTY, head, |head| {
+                    records_for(id, &events, admin, now, flags, head)
+                })
             })
             .map_err(|e| {
                 if e.kind() == ErrorKind::Conflict {
@@ -531,14 +641,43 @@ impl<S: Store> Host<S> {
                 return Ok(ChangeOutcome::Requested { request: hash });
             }
             let log = self.log(name, &l.ring)?;
+            let head = self.audit_head(name, &l.ring)?;
             let mut ring = l.ring;
             let (_, events) =
                 ring.apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())?;
-            self.commit(name, (&l.pin, l.version), &ring, &events, admin)?;
+            self.commit(name, (&l.pin, l.version), head, &ring, &events, admin)?;
             Ok(ChangeOutcome::Applied {
                 version: ring.governance().version,
                 pending: ring.is_pending(),
             })
+        })
+    }
+
+    /// Renames ring `name` to `new_name` as `admin` (a governance change that needs no
+    /// quorum): the store moves the ring, its audit chain and its request log to the new name
+    /// in the same write. The new name must be free in the store.
+    pub fn rename_ring(
+        &self,
+        name: &str,
+        new_name: &str,
+        admin: &Identity,
+    ) -> Result<ChangeOutcome> {
+        store::check_ring_name(new_name)?;
+        if new_name == name {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("the ring is already named {name:?}"),
+            ));
+        }
+        if self.store.load(new_name)?.is_some() {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("a ring named {new_name:?} already exists in the store"),
+            ));
+        }
+        self.govern(name, admin, "rename the ring", |d| {
+            d.name = new_name.to_owned();
+            Ok(())
         })
     }
 
@@ -551,13 +690,16 @@ impl<S: Store> Host<S> {
         author: &Identity,
     ) -> Result<()> {
         let log = self.log(name, ring)?;
+        let checked = self.audit_head(name, ring)?;
         let (action, detail) = request_record(&req);
         let entry = log.log_request(ring, req, content, self.now())?;
         let (now, flags, id) = (self.now(), self.flags(), ring.id());
         self.store.append_request(name, &entry, &|head| {
-            Ok(vec![AuditRecord::sign(
-                id, head, now, flags, action, detail, author,
-            )?])
+            at_checked_head(checked, head, |head| {
+                Ok(vec![AuditRecord::sign(
+                    id, head, now, flags, action, detail, author,
+                )?])
+            })
         })
     }
 
@@ -580,6 +722,7 @@ impl<S: Store> Host<S> {
             })?;
             let mut draft = Governance::from_content_bytes(content)?;
             draft.approval = Some(log.approval_ref(request)?);
+            let head = self.audit_head(name, &l.ring)?;
             let mut ring = l.ring;
             let (_, events) = ring
                 .apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())
@@ -593,7 +736,7 @@ impl<S: Store> Host<S> {
                         e.into()
                     }
                 })?;
-            self.commit(name, (&l.pin, l.version), &ring, &events, admin)?;
+            self.commit(name, (&l.pin, l.version), head, &ring, &events, admin)?;
             Ok(ring.governance().version)
         })
     }
@@ -603,7 +746,7 @@ impl<S: Store> Host<S> {
     pub fn maintain(&self, name: &str, holder: &Identity, roll: bool) -> Result<Vec<Event>> {
         self.retry(|| {
             let l = self.load(name)?;
-            let head = self.audit_head(name)?;
+            let head = self.audit_head(name, &l.ring)?;
             let log = self.log(name, &l.ring)?;
             let now = self.now();
             l.ring.recheck_since(0, &log.quorum_check(now))?;
@@ -618,7 +761,14 @@ impl<S: Store> Host<S> {
             };
             drop(rng);
             if m.written {
-                self.commit(name, (&l.pin, l.version), kh.ring(), &m.events, holder)?;
+                self.commit(
+                    name,
+                    (&l.pin, l.version),
+                    head,
+                    kh.ring(),
+                    &m.events,
+                    holder,
+                )?;
             }
             Ok(m.events)
         })
@@ -684,21 +834,23 @@ impl<S: Store> Host<S> {
         context: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
         let l = self.load(name)?;
+        let anchored = audit_anchor(&l.ring);
         let mut s = GrantSession::open(l.ring, requester, grant)?;
         let bytes = dkm_core::decode_any(sealed)?;
         let mut sink = StoreSink {
             store: &self.store,
-            ring: name,
+            name,
+            anchored,
+            error: None,
         };
         let (now, flags) = (self.now(), self.flags());
-        match SealedSecret::parse(&bytes)?.suite() {
+        let opened = match SealedSecret::parse(&bytes)?.suite() {
             Suite::HpkeX25519Xaes256GcmCommit => {
-                Ok(s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)?)
+                s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)
             }
-            Suite::Xaes256GcmCommit => {
-                Ok(s.unseal(requester, &bytes, context, now, flags, &mut sink)?)
-            }
-        }
+            Suite::Xaes256GcmCommit => s.unseal(requester, &bytes, context, now, flags, &mut sink),
+        };
+        opened.map_err(|e| sink.error.take().unwrap_or_else(|| e.into()))
     }
 
     /// What a seal-only party needs: the pin and the ring blob.
@@ -775,6 +927,7 @@ impl<S: Store> Host<S> {
         self.retry(|| {
             let l = self.load(name)?;
             let log = self.log(name, &l.ring)?;
+            let checked = self.audit_head(name, &l.ring)?;
             let entry = log.decide(&l.ring, request, level, verdict, approver, self.now())?;
             let dkm_core::access::LogRecord::Decision(d) = entry.record() else {
                 return Err(HostError::new(
@@ -785,9 +938,11 @@ impl<S: Store> Host<S> {
             let (action, detail) = decision_record(d);
             let (now, flags, id) = (self.now(), self.flags(), l.ring.id());
             self.store.append_request(name, &entry, &|head| {
-                Ok(vec![AuditRecord::sign(
-                    id, head, now, flags, action, detail, approver,
-                )?])
+                at_checked_head(checked, head, |head| {
+                    Ok(vec![AuditRecord::sign(
+                        id, head, now, flags, action, detail, approver,
+                    )?])
+                })
             })
         })
     }
@@ -797,7 +952,7 @@ impl<S: Store> Host<S> {
     pub fn grant(&self, name: &str, request: &[u8; 32], holder: &Identity) -> Result<SignedGrant> {
         self.retry(|| {
             let l = self.load(name)?;
-            let head = self.audit_head(name)?;
+            let head = self.audit_head(name, &l.ring)?;
             let log = self.log(name, &l.ring)?;
             l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
@@ -809,7 +964,14 @@ impl<S: Store> Host<S> {
                 request,
                 head,
             )?;
-            self.commit(name, (&l.pin, l.version), kh.ring(), &m.events, holder)?;
+            self.commit(
+                name,
+                (&l.pin, l.version),
+                head,
+                kh.ring(),
+                &m.events,
+                holder,
+            )?;
             let ks = kh.ring().key_state().ok_or_else(|| {
                 HostError::new(ErrorKind::Internal, "a grant without a key state")
             })?;

@@ -53,6 +53,19 @@ pub trait Store {
         audit: AuditBuilder<'_>,
     ) -> Result<u64>;
 
+    /// Like [`Store::compare_and_swap`] for a write that renames the ring: the ring, its
+    /// audit chain and its request log move from `ring` to `to` (which must not exist) in the
+    /// same write, so the ring is found under the name it is signed with. Returns the new
+    /// version.
+    fn compare_and_swap_moving(
+        &self,
+        ring: &str,
+        to: &str,
+        expected: u64,
+        bytes: &[u8],
+        audit: AuditBuilder<'_>,
+    ) -> Result<u64>;
+
     /// The audit chain's lines (JSON form), oldest first.
     fn read_audit(&self, ring: &str) -> Result<Vec<String>>;
 
@@ -80,7 +93,8 @@ pub fn failpoint(name: &str) {
     }
 }
 
-/// Every failpoint, in the order a ring write, audit append and request append hit them.
+/// Every failpoint of the writes every ring sees, in the order a ring write, audit append
+/// and request append hit them (a rename adds [`MOVE_FAILPOINT`]).
 pub const FAILPOINTS: &[&str] = &[
     "ring-temp-written",
     "ring-renamed",
@@ -90,6 +104,10 @@ pub const FAILPOINTS: &[&str] = &[
     "request-line-torn",
     "request-appended",
 ];
+
+/// The failpoint of a write that renames the ring, after its directory moved and before its
+/// journal is dropped (after `audit-appended`).
+pub const MOVE_FAILPOINT: &str = "ring-moved";
 
 /// Opens `path` without following a symbolic link, without blocking on a FIFO, and checks it
 /// is a regular file.
@@ -182,8 +200,8 @@ fn utf8_line(bytes: &[u8], path: &Path) -> Result<String> {
 const MAX_JSONL_LINE: u64 = 1024 * 1024;
 
 const RING_MAGIC: &[u8; 4] = b"DKMS";
-/// Longest ring file the store reads.
-const MAX_RING_FILE: u64 = 16 * 1024 * 1024;
+/// Longest ring file the store reads: the header and the longest ring blob.
+const MAX_RING_FILE: u64 = 12 + crate::input::MAX_RING_BLOB as u64;
 
 /// A ring name: 1 to 64 of `A-Z a-z 0-9 - _ .`, not starting with `.`.
 pub fn check_ring_name(name: &str) -> Result<()> {
@@ -308,6 +326,16 @@ impl FileStore {
         }
         let mut lines = text.lines();
         let header = lines.next().unwrap_or_default();
+        let damaged =
+            || HostError::new(ErrorKind::Malformed, "the store's write journal is damaged");
+        // "ring-version N" or "ring-version N move TO" (a write that renames the ring).
+        let (header, move_to) = match header.split_once(" move ") {
+            Some((h, to)) => {
+                check_ring_name(to).map_err(|_| damaged())?;
+                (h, Some(to))
+            }
+            None => (header, None),
+        };
         let committed = if let Some(v) = header.strip_prefix("ring-version ") {
             let want: u64 = v.trim().parse().map_err(|_| {
                 HostError::new(ErrorKind::Malformed, "the store's write journal is damaged")
@@ -334,8 +362,40 @@ impl FileStore {
             if !missing.is_empty() {
                 Self::append_lines(&audit_path, &missing, "audit-line-torn")?;
             }
+            if let Some(to) = move_to {
+                return Self::move_dir(dir, to);
+            }
         }
         Self::drop_journal(dir)
+    }
+
+    /// The last step of a write that renamed the ring (its journal still in `dir`): moves the
+    /// ring's directory to `to` beside it, then drops the journal there.
+    fn move_dir(dir: &Path, to: &str) -> Result<()> {
+        let parent = dir.parent().ok_or_else(|| {
+            HostError::new(
+                ErrorKind::StoreUnavailable,
+                "a ring directory has no parent",
+            )
+        })?;
+        let target = parent.join(to);
+        if dir.file_name().is_some_and(|n| n == to) {
+            // A crash after the move: only the journal is left to drop.
+            return Self::drop_journal(dir);
+        }
+        if fs::symlink_metadata(&target).is_ok() {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "the ring was renamed to {to:?}, but {} exists: move it away, then run any command on the old name to finish the rename",
+                    target.display()
+                ),
+            ));
+        }
+        fs::rename(dir, &target).map_err(|e| HostError::io("cannot rename onto", &target, &e))?;
+        Self::sync_dir(parent)?;
+        failpoint(MOVE_FAILPOINT);
+        Self::drop_journal(&target)
     }
 
     fn read_ring_file(path: &Path) -> Result<Option<(Vec<u8>, u64)>> {
@@ -352,7 +412,10 @@ impl FileStore {
         if bytes.len() as u64 > MAX_RING_FILE {
             return Err(HostError::new(
                 ErrorKind::TooLarge,
-                format!("{} is larger than 16 MiB", path.display()),
+                format!(
+                    "{} is larger than the longest ring ({MAX_RING_FILE} bytes)",
+                    path.display()
+                ),
             ));
         }
         let bad = || {
@@ -397,7 +460,8 @@ impl FileStore {
                 format!("{} is not UTF-8", path.display()),
             )
         })?;
-        Ok(text.lines().map(str::to_owned).collect())
+        // Lines end with '\n' alone: a '\r' stays in the line (and fails its exact check).
+        Ok(text.split_terminator('\n').map(str::to_owned).collect())
     }
 
     /// Appends `lines` (each without newline) to a `.jsonl` file, cutting off a torn last
@@ -451,18 +515,7 @@ impl FileStore {
     fn request_head(path: &Path) -> Result<Anchor> {
         match last_line(path)? {
             None => Ok(Anchor::EMPTY),
-            Some(l) => {
-                let frame = frame_of_line(&l)?;
-                let ring = dkm_core::RingId(
-                    frame
-                        .get(1..17)
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| {
-                            HostError::new(ErrorKind::Malformed, "a request-log frame is truncated")
-                        })?,
-                );
-                Ok(LogEntry::parse(ring, &frame)?.head())
-            }
+            Some(l) => Ok(entry_of_line(&l)?.head()),
         }
     }
 
@@ -486,48 +539,27 @@ impl FileStore {
     }
 }
 
-/// The JSON line of a request-log frame.
-pub fn request_line(e: &LogEntry) -> String {
-    let (kind, record) = match e.record() {
-        dkm_core::access::LogRecord::Request { request, .. } => ("request", request.hash()),
-        dkm_core::access::LogRecord::Decision(d) => ("decision", d.hash()),
-    };
-    format!(
-        "{{\"seq\":{},\"kind\":\"{kind}\",\"record\":\"{}\",\"hash\":\"{}\",\"frame\":\"{}\"}}",
-        e.seq(),
-        hex::encode(record),
-        hex::encode(e.hash()),
-        Base64UrlUnpadded::encode_string(e.as_bytes())
-    )
-}
-
-/// The frame bytes of a request-log line.
-pub fn frame_of_line(line: &str) -> Result<Vec<u8>> {
-    let bad = || {
-        HostError::new(
-            ErrorKind::Malformed,
-            "a requests.jsonl line is not a dkm request-log frame",
-        )
-    };
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
-    let frame = v.get("frame").and_then(|f| f.as_str()).ok_or_else(bad)?;
-    Base64UrlUnpadded::decode_vec(frame).map_err(|_| bad())
-}
-
-impl Store for FileStore {
-    fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
-        Self::read_ring_file(&self.dir(ring)?.join("ring"))
-    }
-
-    fn compare_and_swap(
+impl FileStore {
+    /// A compare-and-swap of the ring with its audit records, under the ring's lock, journaled
+    /// (see the module doc); with `move_to`, the directory then moves to that name.
+    fn write_ring(
         &self,
         ring: &str,
         expected: Option<u64>,
         bytes: &[u8],
         audit: AuditBuilder<'_>,
+        move_to: Option<&str>,
     ) -> Result<u64> {
         let dir = self.dir(ring)?;
         let _lock = self.lock(&dir)?;
+        if let Some(to) = move_to
+            && fs::symlink_metadata(self.dir(to)?).is_ok()
+        {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("a ring (or a directory) named {to:?} already exists in the store"),
+            ));
+        }
         let path = dir.join("ring");
         let current = Self::read_ring_file(&path)?.map(|(_, v)| v);
         if current != expected {
@@ -565,15 +597,114 @@ impl Store for FileStore {
                 .map_err(|e| HostError::io("cannot write", &tmp, &e))?;
         }
         let lines: Vec<String> = records.iter().map(AuditRecord::to_json).collect();
-        Self::write_journal(&dir, &format!("ring-version {version}"), &lines)?;
+        let header = match move_to {
+            None => format!("ring-version {version}"),
+            Some(to) => format!("ring-version {version} move {to}"),
+        };
+        Self::write_journal(&dir, &header, &lines)?;
         failpoint("ring-temp-written");
         fs::rename(&tmp, &path).map_err(|e| HostError::io("cannot rename onto", &path, &e))?;
         failpoint("ring-renamed");
         Self::sync_dir(&dir)?;
         failpoint("ring-committed");
         Self::append_audit_locked(&dir, head, &records)?;
-        Self::drop_journal(&dir)?;
+        match move_to {
+            None => Self::drop_journal(&dir)?,
+            Some(to) => Self::move_dir(&dir, to)?,
+        }
         Ok(version)
+    }
+}
+
+/// The JSON line of a request-log frame.
+pub fn request_line(e: &LogEntry) -> String {
+    let (kind, record) = match e.record() {
+        dkm_core::access::LogRecord::Request { request, .. } => ("request", request.hash()),
+        dkm_core::access::LogRecord::Decision(d) => ("decision", d.hash()),
+    };
+    format!(
+        "{{\"seq\":{},\"kind\":\"{kind}\",\"record\":\"{}\",\"hash\":\"{}\",\"frame\":\"{}\"}}",
+        e.seq(),
+        hex::encode(record),
+        hex::encode(e.hash()),
+        Base64UrlUnpadded::encode_string(e.as_bytes())
+    )
+}
+
+/// The request-log frame of a line, which must be exactly [`request_line`] of it: the
+/// readable fields (`seq`, `kind`, `record`, `hash`) cannot say anything the frame does not
+/// (`Tampered`), and a line ends with `\n` alone.
+pub fn entry_of_line(line: &str) -> Result<LogEntry> {
+    let frame = frame_of_line(line)?;
+    let ring = dkm_core::RingId(
+        frame
+            .get(1..17)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                HostError::new(ErrorKind::Malformed, "a request-log frame is truncated")
+            })?,
+    );
+    let entry = LogEntry::parse(ring, &frame)?;
+    if request_line(&entry) != line {
+        return Err(HostError::new(
+            ErrorKind::Tampered,
+            format!(
+                "request-log line {} differs from its frame (edited readable fields or line end)",
+                entry.seq()
+            ),
+        ));
+    }
+    Ok(entry)
+}
+
+/// The frame bytes of a request-log line (its `frame` field; see [`entry_of_line`] for the
+/// checked form).
+pub fn frame_of_line(line: &str) -> Result<Vec<u8>> {
+    let bad = || {
+        HostError::new(
+            ErrorKind::Malformed,
+            "a requests.jsonl line is not a dkm request-log frame",
+        )
+    };
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
+    let frame = v.get("frame").and_then(|f| f.as_str()).ok_or_else(bad)?;
+    Base64UrlUnpadded::decode_vec(frame).map_err(|_| bad())
+}
+
+impl Store for FileStore {
+    fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
+        let dir = self.dir(ring)?;
+        if fs::symlink_metadata(dir.join("pending")).is_ok() {
+            // A write was interrupted: finish it (under the lock) before reading; a rename it
+            // finishes moves the ring away from this name.
+            drop(self.lock(&dir)?);
+        }
+        Self::read_ring_file(&dir.join("ring"))
+    }
+
+    fn compare_and_swap(
+        &self,
+        ring: &str,
+        expected: Option<u64>,
+        bytes: &[u8],
+        audit: AuditBuilder<'_>,
+    ) -> Result<u64> {
+        self.write_ring(ring, expected, bytes, audit, None)
+    }
+
+    fn compare_and_swap_moving(
+        &self,
+        ring: &str,
+        to: &str,
+        expected: u64,
+        bytes: &[u8],
+        audit: AuditBuilder<'_>,
+    ) -> Result<u64> {
+        check_ring_name(to)?;
+        if to == ring {
+            return self.write_ring(ring, Some(expected), bytes, audit, None);
+        }
+        self.write_ring(ring, Some(expected), bytes, audit, Some(to))
     }
 
     fn read_audit(&self, ring: &str) -> Result<Vec<String>> {
@@ -600,7 +731,7 @@ impl Store for FileStore {
     fn read_requests(&self, ring: &str) -> Result<Vec<Vec<u8>>> {
         Self::read_lines(&self.dir(ring)?.join("requests.jsonl"))?
             .iter()
-            .map(|l| frame_of_line(l))
+            .map(|l| Ok(entry_of_line(l)?.as_bytes().to_vec()))
             .collect()
     }
 
