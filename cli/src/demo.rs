@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use dkm_core::access::{Scope, Verdict};
-use dkm_core::ring::{ApprovalLevel, Role};
+use dkm_core::access::Scope;
+use dkm_core::ring::Role;
 use dkm_core::rng::SystemRng;
-use dkm_core::{ErrorKind, Identity, Policy};
-use dkm_host::files::{format_time, public_file};
-use dkm_host::{ChangeOutcome, Clock, FileStore, Host, HostError, PinBook, Result, Store};
+use dkm_core::{ErrorKind, Identity, KeyId, Policy, RequestId};
+use dkm_host::files::format_time;
+use dkm_host::{
+    ChangeOutcome, Clock, FileStore, Host, HostError, LevelSpec, PinBook, Result, SealOnly, Store,
+};
 
 const DAY: u64 = 86_400;
 const HOUR: u64 = 3_600;
@@ -47,7 +49,7 @@ fn refused<T>(r: Result<T>, kind: ErrorKind, what: &str) -> Result<()> {
     }
 }
 
-fn requested(o: ChangeOutcome) -> Result<[u8; 32]> {
+fn requested(o: ChangeOutcome) -> Result<RequestId> {
     match o {
         ChangeOutcome::Requested { request } => Ok(request),
         ChangeOutcome::Applied { .. } => Err(HostError::new(
@@ -98,17 +100,15 @@ fn story(d: &Demo) -> Result<()> {
     let id = h.create_ring(RING, &admin, Policy::default())?;
     outln!("    ring {id}, admin {}", admin.id());
     for s in [&svc_a, &svc_b] {
-        h.govern(RING, &admin, "service account", |g| {
-            Ok(g.add_member(Role::Service, s.public().clone())?)
-        })?;
+        h.add_member(RING, &admin, Role::Service, s.public())?;
     }
-    let events = h.maintain(RING, &svc_a, false)?;
+    let events = h.maintain(RING, &svc_a)?;
     outln!(
         "    service A's first maintain: {} events (epoch 1, KEK wrapped to A and B)",
         events.len()
     );
     refused(
-        h.unseal(RING, &admin, &[], b""),
+        h.unseal(RING, &admin, &[], b"", SealOnly::Accept),
         ErrorKind::NotAMember,
         "the admin unsealing",
     )?;
@@ -123,15 +123,20 @@ fn story(d: &Demo) -> Result<()> {
         "A browser holding only the ring's public part seals a user's mail password; only key holders open it.",
     );
     let public = h.export_public(RING)?;
-    let from_browser = dkm_host::seal_to(
-        &public,
-        None,
-        d.t0 + 60,
-        b"mail password of account 42",
-        b"account 42",
+    let from_browser =
+        d.at(60)?
+            .seal_to(&public, None, b"mail password of account 42", b"account 42")?;
+    let opened = h.unseal(RING, &svc_b, &from_browser, b"account 42", SealOnly::Accept)?;
+    outln!(
+        "    service B reads: {} (origin: {})",
+        String::from_utf8_lossy(&opened.plaintext),
+        opened.origin.name()
+    );
+    refused(
+        h.unseal(RING, &svc_b, &from_browser, b"account 42", SealOnly::Refuse),
+        ErrorKind::InvalidInput,
+        "a caller that accepts only what key holders sealed",
     )?;
-    let pt = h.unseal(RING, &svc_b, &from_browser, b"account 42")?;
-    outln!("    service B reads: {}", String::from_utf8_lossy(&pt));
     let sealed_day0 = h.seal(RING, &svc_a, b"refresh token of account 42", b"account 42")?;
 
     step(
@@ -140,14 +145,16 @@ fn story(d: &Demo) -> Result<()> {
     );
     let h = d.at(3 * DAY)?;
     let sealed_day3 = h.seal(RING, &svc_b, b"day-3 token", b"account 42")?;
+    let key = |k: KeyId| format!("epoch {} interval {}", k.epoch, k.interval);
     outln!(
-        "    day 0 secret sealed under {:?}, day 3 under {:?}",
-        dkm_core::SealedSecret::parse(&sealed_day0)?.key_id(),
-        dkm_core::SealedSecret::parse(&sealed_day3)?.key_id()
+        "    day 0 secret sealed under {}, day 3 under {}",
+        key(dkm_core::SealedSecret::parse(&sealed_day0)?.key_id()),
+        key(dkm_core::SealedSecret::parse(&sealed_day3)?.key_id())
     );
+    let day0 = h.unseal(RING, &svc_b, &sealed_day0, b"account 42", SealOnly::Refuse)?;
     outln!(
         "    the day-0 secret still opens: {}",
-        String::from_utf8_lossy(&h.unseal(RING, &svc_b, &sealed_day0, b"account 42")?)
+        String::from_utf8_lossy(&day0.plaintext)
     );
 
     step(
@@ -157,26 +164,15 @@ fn story(d: &Demo) -> Result<()> {
     let ops = Identity::generate(&mut rng);
     let sec = Identity::generate(&mut rng);
     for a in [&ops, &sec] {
-        h.govern(RING, &admin, "approver", |g| {
-            Ok(g.add_member(Role::Approver, a.public().clone())?)
-        })?;
+        h.add_member(RING, &admin, Role::Approver, a.public())?;
     }
-    h.govern(RING, &admin, "approval policy", |g| {
-        g.policy.levels = vec![
-            ApprovalLevel {
-                name: "ops".into(),
-                quorum: 1,
-                approvers: vec![ops.id()],
-            },
-            ApprovalLevel {
-                name: "security".into(),
-                quorum: 1,
-                approvers: vec![sec.id()],
-            },
-        ];
-        Ok(())
-    })?;
-    h.maintain(RING, &svc_a, false)?;
+    let level = |name: &str, who: &Identity| LevelSpec {
+        name: name.to_owned(),
+        quorum: 1,
+        approvers: vec![who.public().clone()],
+    };
+    h.set_approval_levels(RING, &admin, &[level("ops", &ops), level("security", &sec)])?;
+    h.maintain(RING, &svc_a)?;
     outln!("    approvers count after a 24 h cool-off");
 
     step(
@@ -184,18 +180,15 @@ fn story(d: &Demo) -> Result<()> {
         "Service B is removed (no quorum needed); the next maintain rolls the KEK and the epoch; B cannot read what is sealed after.",
     );
     let h = d.at(3 * DAY + HOUR)?;
-    h.govern(RING, &admin, "decommissioned", |g| {
-        g.remove_member(svc_b.public())?;
-        Ok(())
-    })?;
-    for e in h.maintain(RING, &svc_a, false)? {
-        if let dkm_core::Event::EpochCreated { epoch, reason } = e {
-            outln!("    epoch {epoch} created ({reason:?})");
+    h.remove_member(RING, &admin, svc_b.public())?;
+    for e in h.maintain(RING, &svc_a)? {
+        if matches!(e, dkm_core::Event::EpochCreated { .. }) {
+            outln!("    {}", dkm_host::views::event_text(&e));
         }
     }
     let after_removal = h.seal(RING, &svc_a, b"sealed after B left", b"")?;
     refused(
-        h.unseal(RING, &svc_b, &after_removal, b""),
+        h.unseal(RING, &svc_b, &after_removal, b"", SealOnly::Refuse),
         ErrorKind::NotAMember,
         "service B",
     )?;
@@ -206,19 +199,17 @@ fn story(d: &Demo) -> Result<()> {
     );
     let h = d.at(5 * DAY)?;
     let puppet = Identity::generate(&mut rng);
-    let req = requested(h.govern(RING, &admin, "another worker", |g| {
-        Ok(g.add_member(Role::Service, puppet.public().clone())?)
-    })?)?;
-    outln!("    logged as request {}", hex::encode(req));
+    let req = requested(h.add_member(RING, &admin, Role::Service, puppet.public())?)?;
+    outln!("    logged as request {req}");
     refused(
-        h.apply(RING, &req, &admin),
+        h.apply(RING, req, &admin),
         ErrorKind::PolicyUnsatisfied,
         "applying it without approvals",
     )?;
-    h.decide(RING, &req, "ops", Verdict::Deny, &ops)?;
+    h.deny(RING, req, "ops", &ops)?;
     outln!("    ops denies it");
     refused(
-        h.apply(RING, &req, &admin),
+        h.apply(RING, req, &admin),
         ErrorKind::PolicyUnsatisfied,
         "applying a denied change",
     )?;
@@ -241,14 +232,13 @@ fn story(d: &Demo) -> Result<()> {
         Some(Scope::Since(d.t0)),
     )?;
     refused(
-        h.decide(RING, &req, "security", Verdict::Approve, &sec),
+        h.approve(RING, req, "security", &sec),
         ErrorKind::PolicyUnsatisfied,
         "security approving before ops",
     )?;
-    h.decide(RING, &req, "ops", Verdict::Approve, &ops)?;
-    h.decide(RING, &req, "security", Verdict::Approve, &sec)?;
-    let grant = h.grant(RING, &req, &svc_a)?;
-    let g = grant.grant();
+    h.approve(RING, req, "ops", &ops)?;
+    h.approve(RING, req, "security", &sec)?;
+    let g = h.grant(RING, req, &svc_a)?;
     outln!("    grant {} until {}", g.id, format_time(g.not_after));
 
     step(
@@ -256,8 +246,18 @@ fn story(d: &Demo) -> Result<()> {
         "With the grant the engineer reads the day-0 secret; each unseal is audited first.",
     );
     let h = d.at(5 * DAY + HOUR)?;
-    let pt = h.unseal_with_grant(RING, &eng, g.id, &sealed_day0, b"account 42")?;
-    outln!("    the engineer reads: {}", String::from_utf8_lossy(&pt));
+    let opened = h.unseal_with_grant(
+        RING,
+        &eng,
+        g.id,
+        &sealed_day0,
+        b"account 42",
+        SealOnly::Refuse,
+    )?;
+    outln!(
+        "    the engineer reads: {}",
+        String::from_utf8_lossy(&opened.plaintext)
+    );
     refused(
         h.seal(RING, &eng, b"x", b""),
         ErrorKind::NotAMember,
@@ -270,13 +270,27 @@ fn story(d: &Demo) -> Result<()> {
     );
     let h = d.at(5 * DAY + 5 * HOUR)?;
     refused(
-        h.unseal_with_grant(RING, &eng, g.id, &sealed_day0, b"account 42"),
+        h.unseal_with_grant(
+            RING,
+            &eng,
+            g.id,
+            &sealed_day0,
+            b"account 42",
+            SealOnly::Refuse,
+        ),
         ErrorKind::GrantExpired,
         "the engineer after the window",
     )?;
-    h.maintain(RING, &svc_a, false)?;
+    h.maintain(RING, &svc_a)?;
     refused(
-        h.unseal_with_grant(RING, &eng, g.id, &sealed_day0, b"account 42"),
+        h.unseal_with_grant(
+            RING,
+            &eng,
+            g.id,
+            &sealed_day0,
+            b"account 42",
+            SealOnly::Refuse,
+        ),
         ErrorKind::GrantExpired,
         "after maintain dropped it",
     )?;
@@ -318,7 +332,11 @@ fn story(d: &Demo) -> Result<()> {
         Clock::fixed(d.t0 + 5 * DAY + 5 * HOUR),
     )?;
     match th.audit_verify(RING)?.problem {
-        Some((i, why)) => outln!("    tampered copy refused, as it must be: record {i}: {why}"),
+        Some(p) => outln!(
+            "    tampered copy refused, as it must be: record {}: {}",
+            p.index,
+            p.fault.name()
+        ),
         None => {
             return Err(HostError::new(
                 ErrorKind::Internal,
@@ -326,7 +344,6 @@ fn story(d: &Demo) -> Result<()> {
             ));
         }
     }
-    let _ = public_file;
     outln!("\nDone: every step behaved as designed.");
     Ok(())
 }

@@ -160,6 +160,26 @@ pub(crate) fn write_hex(f: &mut core::fmt::Formatter<'_>, bytes: &[u8]) -> core:
     Ok(())
 }
 
+/// Parses exactly `N` bytes of hex (either case, surrounding whitespace ignored); `None`
+/// otherwise.
+pub(crate) fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let t = text.trim().as_bytes();
+    if t.len() != 2 * N {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(t.chunks_exact(2)) {
+        let (hi, lo) = (digit(*pair.first()?)?, digit(*pair.get(1)?)?);
+        *o = (hi << 4) | lo;
+    }
+    Some(out)
+}
+
 const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// RFC 4648 base32 with a lower-case alphabet and no padding.

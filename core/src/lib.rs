@@ -25,8 +25,8 @@ pub mod tree;
 pub mod xaes;
 
 pub use access::{
-    EvidenceQuorum, GrantId, GrantSession, RequestLog, Scope, SignedDecision, SignedGrant,
-    SignedRequest, Verdict,
+    EvidenceQuorum, GrantId, GrantSession, RequestId, RequestLog, Scope, SignedDecision,
+    SignedGrant, SignedRequest, Verdict,
 };
 pub use audit::{AuditLog, AuditRecord, AuditSink, audit_verify, audit_verify_tail};
 pub use error::{Error, ErrorKind, Result};

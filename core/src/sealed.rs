@@ -61,6 +61,29 @@ pub enum Suite {
 }
 
 impl Suite {
+    /// Every suite.
+    pub const ALL: [Suite; 2] = [Suite::Xaes256GcmCommit, Suite::HpkeX25519Xaes256GcmCommit];
+
+    /// `xaes-256-gcm-commit` (sealed by a key holder) or `seal-only` (sealed to the ring's
+    /// published key by anyone holding its public part).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Suite::Xaes256GcmCommit => "xaes-256-gcm-commit",
+            Suite::HpkeX25519Xaes256GcmCommit => "seal-only",
+        }
+    }
+
+    /// From its name: `InvalidInput` for any other text.
+    pub fn parse(name: &str) -> Result<Suite> {
+        Suite::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "unknown suite: xaes-256-gcm-commit or seal-only",
+            ))
+    }
+
     fn from_byte(b: u8) -> Result<Self> {
         match b {
             1 => Ok(Suite::Xaes256GcmCommit),

@@ -66,6 +66,40 @@ pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
     ))
 }
 
+/// Where a host keeps its files (the pin book is its `pins` directory): `$DKM_HOME`, else
+/// `$HOME/.config/dkm`, else `./.config/dkm`.
+pub fn dkm_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("DKM_HOME") {
+        return PathBuf::from(h);
+    }
+    let base = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    base.join(".config").join("dkm")
+}
+
+/// Checks that a file can be written at `path` (creating it empty if it is missing, never
+/// truncating it): for outputs that must not be lost after an irreversible step.
+pub fn check_writable(path: &Path) -> Result<()> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| user_io("cannot write", path, &e))
+}
+
+/// A new identity from the operating system's randomness.
+pub fn generate_identity() -> Result<Identity> {
+    let mut rng = dkm_core::rng::SystemRng::new()?;
+    Ok(Identity::generate(&mut rng))
+}
+
+/// Writes `identity` to a new identity file at `path` named `name` (mode 0600; an existing
+/// file is never replaced).
+pub fn write_identity(path: &Path, name: &str, identity: &Identity) -> Result<()> {
+    let text = zeroize::Zeroizing::new(identity_file_text(name, identity)?);
+    write_file(path, text.as_bytes(), true, true)
+}
+
 /// A secret identity read from a file, with a warning about the file's permissions when
 /// group or others can read it (show it to the user, as ssh does).
 pub struct IdentityFile {
@@ -184,7 +218,12 @@ pub fn grant_id_arg(value: &str) -> Result<dkm_core::GrantId> {
         let g = dkm_core::SignedGrant::parse(&crate::input::read_path(p, Input::Grant)?)?;
         Ok(g.grant().id)
     } else {
-        crate::parse_grant_id(value)
+        dkm_core::GrantId::from_hex(value).map_err(|_| {
+            HostError::new(
+                ErrorKind::InvalidInput,
+                "that is not a grant id (32 hex digits) or a grant file",
+            )
+        })
     }
 }
 

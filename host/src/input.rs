@@ -58,6 +58,8 @@ pub enum Input {
     Public,
     /// A grant (its signed binary form).
     Grant,
+    /// A ring snapshot (its three streams): at most 1 GiB.
+    Snapshot,
 }
 
 impl Input {
@@ -70,6 +72,7 @@ impl Input {
             Input::Pin => MAX_PIN_FILE,
             Input::Public => MAX_PUBLIC_FILE,
             Input::Grant => dkm_core::ring::keystate::MAX_GRANT_LEN,
+            Input::Snapshot => 1 << 30,
         }
     }
 
@@ -81,12 +84,13 @@ impl Input {
             Input::Pin => "a pin file",
             Input::Public => "a public ring file",
             Input::Grant => "a grant",
+            Input::Snapshot => "a ring snapshot",
         }
     }
 
     fn limit_text(self) -> String {
         match self {
-            Input::Plaintext => "1 GiB".to_owned(),
+            Input::Plaintext | Input::Snapshot => "1 GiB".to_owned(),
             Input::Sealed => "1 GiB (and its armor)".to_owned(),
             k => format!("{} bytes", k.limit()),
         }

@@ -66,6 +66,17 @@ pub trait Store {
         audit: AuditBuilder<'_>,
     ) -> Result<u64>;
 
+    /// Creates ring `ring`, which must not exist (`InvalidInput`), with its audit chain and
+    /// request log at once (an import): all three streams land, or nothing does. Returns
+    /// the new version.
+    fn create_with_streams(
+        &self,
+        ring: &str,
+        bytes: &[u8],
+        audit: &[AuditRecord],
+        requests: &[LogEntry],
+    ) -> Result<u64>;
+
     /// The audit chain's lines (JSON form), oldest first.
     fn read_audit(&self, ring: &str) -> Result<Vec<String>>;
 
@@ -705,6 +716,71 @@ impl Store for FileStore {
             return self.write_ring(ring, Some(expected), bytes, audit, None);
         }
         self.write_ring(ring, Some(expected), bytes, audit, Some(to))
+    }
+
+    fn create_with_streams(
+        &self,
+        ring: &str,
+        bytes: &[u8],
+        audit: &[AuditRecord],
+        requests: &[LogEntry],
+    ) -> Result<u64> {
+        let dir = self.dir(ring)?;
+        ensure_dir(&self.root)?;
+        if fs::symlink_metadata(&dir).is_ok() {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("a ring (or a directory) named {ring:?} already exists in the store"),
+            ));
+        }
+        // Everything is written into a fresh directory whose name is no ring name (it starts
+        // with '.'), then renamed into place: a crash leaves no ring or the whole one.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = self
+            .root
+            .join(format!(".import.{}.{nanos}", std::process::id()));
+        fs::create_dir(&tmp).map_err(|e| HostError::io("cannot create", &tmp, &e))?;
+        let written = (|| {
+            let write = |name: &str, content: &[u8]| {
+                let path = tmp.join(name);
+                let mut f = open_regular(&path, OpenOptions::new().write(true).create_new(true))
+                    .map_err(|e| HostError::io("cannot create", &path, &e))?;
+                f.write_all(content)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| HostError::io("cannot write", &path, &e))
+            };
+            let mut ring_file = RING_MAGIC.to_vec();
+            ring_file.extend_from_slice(&1u64.to_be_bytes());
+            ring_file.extend_from_slice(bytes);
+            write("ring", &ring_file)?;
+            let mut lines = String::new();
+            for r in audit {
+                lines.push_str(&r.to_json());
+                lines.push('\n');
+            }
+            write("audit.jsonl", lines.as_bytes())?;
+            let mut lines = String::new();
+            for e in requests {
+                lines.push_str(&request_line(e));
+                lines.push('\n');
+            }
+            write("requests.jsonl", lines.as_bytes())?;
+            Self::sync_dir(&tmp)?;
+            if fs::symlink_metadata(&dir).is_ok() {
+                return Err(HostError::new(
+                    ErrorKind::InvalidInput,
+                    format!("a ring (or a directory) named {ring:?} already exists in the store"),
+                ));
+            }
+            fs::rename(&tmp, &dir).map_err(|e| HostError::io("cannot rename onto", &dir, &e))?;
+            Self::sync_dir(&self.root)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        written.map(|()| 1)
     }
 
     fn read_audit(&self, ring: &str) -> Result<Vec<String>> {

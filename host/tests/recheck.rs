@@ -10,10 +10,10 @@
 )] // test code
 
 use dkm_core::access::{Decision, LogEntry, LogRecord, RequestLog};
-use dkm_core::ring::{ApprovalLevel, QuorumCheck, QuorumQuery, Role};
+use dkm_core::ring::{QuorumCheck, QuorumQuery, Role};
 use dkm_core::rng::SystemRng;
 use dkm_core::{ErrorKind, Identity, KeyHolder, Policy, Ring, Verdict};
-use dkm_host::{ChangeOutcome, Clock, FileStore, Host, PinBook, Store};
+use dkm_host::{ChangeOutcome, Clock, FileStore, Host, LevelSpec, PinBook, Store};
 
 const T0: u64 = 1_900_000_000;
 const DAY: u64 = 86_400;
@@ -62,43 +62,35 @@ fn a_denied_change_carried_out_by_a_colluding_key_holder_is_refused_every_time()
         (Role::Approver, &a2),
         (Role::Approver, &b1),
     ] {
-        h.govern("r", &admin, "setup", |g| {
-            Ok(g.add_member(role, who.public().clone())?)
-        })
-        .unwrap();
+        h.add_member("r", &admin, role, who.public()).unwrap();
     }
-    let mut ops = vec![a1.id(), a2.id()];
-    ops.sort();
-    h.govern("r", &admin, "policy", |g| {
-        g.policy.levels = vec![
-            ApprovalLevel {
-                name: "ops".into(),
-                quorum: 1,
-                approvers: ops.clone(),
-            },
-            ApprovalLevel {
-                name: "security".into(),
-                quorum: 1,
-                approvers: vec![b1.id()],
-            },
-        ];
-        Ok(())
-    })
-    .unwrap();
-    h.maintain("r", &s1, false).unwrap();
+    let levels = [
+        LevelSpec {
+            name: "ops".into(),
+            quorum: 1,
+            approvers: vec![a2.public().clone(), a1.public().clone()],
+        },
+        LevelSpec {
+            name: "security".into(),
+            quorum: 1,
+            approvers: vec![b1.public().clone()],
+        },
+    ];
+    h.set_approval_levels("r", &admin, &levels).unwrap();
+    h.maintain("r", &s1).unwrap();
     let t = T0 + 2 * DAY;
     let h = host(t, "home");
     let ChangeOutcome::Requested { request } = h
-        .govern("r", &admin, "puppet", |g| {
-            Ok(g.add_member(Role::Service, puppet.public().clone())?)
-        })
+        .add_member("r", &admin, Role::Service, puppet.public())
         .unwrap()
     else {
         panic!("adding a key holder needs the quorum");
     };
+    let request_id = request;
+    let request = request.0;
     // a2 denies while it is open; a1 and b1 "approve" anyway through hand-made frames (the
     // store is writable by the admin in this scenario).
-    h.decide("r", &request, "ops", Verdict::Deny, &a2).unwrap();
+    h.deny("r", request_id, "ops", &a2).unwrap();
     let store = FileStore::new(dir.path().join("store"));
     let ring = h.load("r").unwrap().ring;
     let mut log = h.log("r", &ring).unwrap();
@@ -120,7 +112,7 @@ fn a_denied_change_carried_out_by_a_colluding_key_holder_is_refused_every_time()
         log.push(e).unwrap();
     }
     assert_eq!(
-        h.apply("r", &request, &admin).unwrap_err().kind(),
+        h.apply("r", request_id, &admin).unwrap_err().kind(),
         ErrorKind::PolicyUnsatisfied
     );
     // The admin signs it by hand; the colluding key holder s3 carries it out.
@@ -165,7 +157,7 @@ fn a_denied_change_carried_out_by_a_colluding_key_holder_is_refused_every_time()
             "seal with pin book {home}"
         );
         assert_eq!(
-            h.maintain("r", &s1, false).unwrap_err().kind(),
+            h.maintain("r", &s1).unwrap_err().kind(),
             ErrorKind::PolicyUnsatisfied
         );
     }

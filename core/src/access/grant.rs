@@ -44,6 +44,16 @@ impl GrantId {
         id.copy_from_slice(h.get(..16).unwrap_or(&[0; 16]));
         GrantId(id)
     }
+
+    /// Parses a grant id as printed (32 hex digits): `InvalidInput` otherwise.
+    pub fn from_hex(text: &str) -> Result<GrantId> {
+        crate::encoding::parse_hex(text)
+            .map(GrantId)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "that is not a grant id (32 hex digits)",
+            ))
+    }
 }
 
 impl fmt::Display for GrantId {

@@ -200,7 +200,7 @@ impl LogEntry {
 }
 
 /// Where a request stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestState {
     /// Waiting for approvals (the tally says which levels are met).
     Pending,
@@ -212,6 +212,44 @@ pub enum RequestState {
     Expired,
     /// A grant was issued for it (access requests).
     Granted,
+    /// A governance record carries the change it proposed (change requests): signed by an
+    /// admin, carried out by the next key holder's `maintain`.
+    Applied,
+}
+
+impl RequestState {
+    /// Every state.
+    pub const ALL: [RequestState; 6] = [
+        RequestState::Pending,
+        RequestState::Approved,
+        RequestState::Denied,
+        RequestState::Expired,
+        RequestState::Granted,
+        RequestState::Applied,
+    ];
+
+    /// `pending`, `approved`, `denied`, `expired`, `granted` or `applied`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Denied => "denied",
+            RequestState::Expired => "expired",
+            RequestState::Granted => "granted",
+            RequestState::Applied => "applied",
+        }
+    }
+
+    /// From its name: `InvalidInput` for any other text.
+    pub fn parse(name: &str) -> Result<RequestState> {
+        RequestState::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "unknown request state: pending, approved, denied, expired, granted or applied",
+            ))
+    }
 }
 
 /// A request and where it stands.
@@ -431,6 +469,12 @@ impl RequestLog {
                     "the request was already granted",
                 ));
             }
+            RequestState::Applied => {
+                return Err(Error::new(
+                    ErrorKind::PolicyUnsatisfied,
+                    "this change was already signed: the request is closed",
+                ));
+            }
         }
         let me = approver.public();
         let index = gov
@@ -514,8 +558,16 @@ impl RequestLog {
         let granted = ring
             .key_state()
             .is_some_and(|k| k.key_state().used_requests.binary_search(hash).is_ok());
+        let applied = ring.history().any(|g| {
+            g.governance()
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.request == *hash)
+        });
         let state = if granted {
             RequestState::Granted
+        } else if applied {
+            RequestState::Applied
         } else if t.denied.is_some() {
             RequestState::Denied
         } else if now > expires {

@@ -18,7 +18,7 @@ pub use log::{LogEntry, LogRecord, QuorumCheckLog, RequestLog, RequestState, Req
 pub use quorum::{EvidenceQuorum, LevelTally, Tally, tally};
 pub use request::{
     Decision, MAX_DURATION_SECS, MAX_REASON_LEN, MAX_SCOPE_EPOCHS, MAX_SKEW_SECS, Request,
-    RequestKind, Scope, SignedDecision, SignedRequest, Verdict,
+    RequestId, RequestKind, Scope, SignedDecision, SignedRequest, Verdict,
 };
 pub use session::GrantSession;
 

@@ -74,6 +74,34 @@ pub struct Request {
     pub kind: RequestKind,
 }
 
+/// A request's id: its hash (`SignedRequest::hash`), printed as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub [u8; 32]);
+
+impl RequestId {
+    /// Parses a request id as printed (64 hex digits): `InvalidInput` otherwise.
+    pub fn from_hex(text: &str) -> Result<RequestId> {
+        crate::encoding::parse_hex(text)
+            .map(RequestId)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "that is not a request id (64 hex digits)",
+            ))
+    }
+}
+
+impl core::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        crate::encoding::write_hex(f, &self.0)
+    }
+}
+
+impl core::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "RequestId({self})")
+    }
+}
+
 /// A request whose signature has been checked: the author is its signer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedRequest {

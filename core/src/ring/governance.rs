@@ -75,6 +75,17 @@ impl Role {
         }
     }
 
+    /// From its name (`admin`, `service` or `approver`): `InvalidInput` for any other text.
+    pub fn parse(name: &str) -> Result<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == name)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "unknown role: use admin, service or approver",
+            ))
+    }
+
     /// From its byte.
     pub fn from_byte(b: u8) -> Result<Role> {
         match b {

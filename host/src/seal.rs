@@ -1,0 +1,261 @@
+//! Keys at work: `maintain` and epoch rolls, sealing (as a key holder, or seal-only to a
+//! ring's public part), and unsealing (as a key holder, or through a grant) with the secret's
+//! origin.
+
+use dkm_core::sealed::Suite;
+use dkm_core::{
+    ErrorKind, Event, GrantId, GrantSession, Identity, KeyHolder, Pin, RingPublic, SealedSecret,
+};
+use zeroize::Zeroizing;
+
+use crate::audit::{StoreSink, audit_anchor};
+use crate::error::{HostError, Result};
+use crate::store::Store;
+use crate::{Host, files};
+
+/// Where a secret came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Sealed by a key holder of the ring (suite 1): its origin is authenticated.
+    KeyHolder,
+    /// Sealed by a seal-only party: anyone holding the ring's public part (a browser, a
+    /// partner) can make such a secret, so its origin is not authenticated.
+    SealOnly,
+}
+
+impl Origin {
+    /// `key-holder` or `seal-only`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Origin::KeyHolder => "key-holder",
+            Origin::SealOnly => "seal-only",
+        }
+    }
+
+    /// The origin a sealed secret's suite shows, refused under [`SealOnly::Refuse`] when it
+    /// is seal-only.
+    fn of(bytes: &[u8], seal_only: SealOnly) -> Result<Origin> {
+        let origin = match SealedSecret::parse(bytes)?.suite() {
+            Suite::Xaes256GcmCommit => Origin::KeyHolder,
+            Suite::HpkeX25519Xaes256GcmCommit => Origin::SealOnly,
+        };
+        if origin == Origin::SealOnly && seal_only == SealOnly::Refuse {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                "this secret was sealed by a seal-only party (anyone with the ring's public part), and only secrets sealed by key holders are accepted here",
+            ));
+        }
+        Ok(origin)
+    }
+}
+
+/// Whether an unseal accepts secrets sealed by seal-only parties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealOnly {
+    /// Open them too (the result's [`Origin`] says so).
+    Accept,
+    /// Refuse them (`InvalidInput`), for callers that trust only what key holders sealed.
+    Refuse,
+}
+
+/// An opened secret and where it came from.
+pub struct Unsealed {
+    /// The plaintext (zeroized on drop).
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// Who sealed it.
+    pub origin: Origin,
+}
+
+impl std::fmt::Debug for Unsealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Unsealed {
+            plaintext: _,
+            origin,
+        } = self;
+        f.debug_struct("Unsealed")
+            .field("plaintext", &"[redacted]")
+            .field("origin", origin)
+            .finish()
+    }
+}
+
+impl<S: Store> Host<S> {
+    /// Runs `maintain` as the key holder `holder`: carries out governance changes, rolls
+    /// keys as needed, publishes seal-only keys, renews freshness. Returns what it did (empty
+    /// when nothing needed writing).
+    pub fn maintain(&self, name: &str, holder: &Identity) -> Result<Vec<Event>> {
+        self.maintain_or_roll(name, holder, false)
+    }
+
+    /// `maintain`, and a new epoch in any case.
+    pub fn roll_epoch(&self, name: &str, holder: &Identity) -> Result<Vec<Event>> {
+        self.maintain_or_roll(name, holder, true)
+    }
+
+    fn maintain_or_roll(&self, name: &str, holder: &Identity, roll: bool) -> Result<Vec<Event>> {
+        self.retry(|| {
+            let l = self.load(name)?;
+            let head = self.audit_head(name, &l.ring)?;
+            let log = self.log(name, &l.ring)?;
+            let now = self.now();
+            l.ring.recheck_since(0, &log.quorum_check(now))?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
+            let quorum = log.quorum_check(now);
+            let anchors = (head, log.head());
+            let mut rng = self.rng.borrow_mut();
+            let m = if roll {
+                kh.roll_epoch(holder, now, &mut *rng, &quorum, anchors)?
+            } else {
+                kh.maintain(holder, now, &mut *rng, &quorum, anchors)?
+            };
+            drop(rng);
+            if m.written {
+                self.commit(
+                    name,
+                    (&l.pin, l.version),
+                    head,
+                    kh.ring(),
+                    &m.events,
+                    holder,
+                )?;
+            }
+            Ok(m.events)
+        })
+    }
+
+    /// Seals as the key holder `holder`, running `maintain` first when the ring needs it.
+    /// Asks the request log again about every governance change the ring carries (an
+    /// approved change denied in the log before it was signed is refused).
+    pub fn seal(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        self.retry(|| {
+            let mut l = self.load(name)?;
+            if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+                self.maintain(name, holder)?;
+                l = self.load(name)?;
+                if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+                    // Another writer changed the governance meanwhile: go round again.
+                    return Err(HostError::new(
+                        ErrorKind::Conflict,
+                        "the ring changed while it was being maintained: retry",
+                    ));
+                }
+            }
+            let log = self.log(name, &l.ring)?;
+            // Every change the ring carries, asked of the log again (at most 32 records): a
+            // key state written meanwhile may carry out a change denied in the log.
+            l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
+            let mut kh = KeyHolder::open(l.ring, holder)?;
+            Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+        })
+    }
+
+    /// Seals like [`Host::seal`] and returns the text armor (`dkm1:...`).
+    pub fn seal_armored(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<String> {
+        Ok(dkm_core::armor(
+            &self.seal(name, holder, plaintext, context)?,
+        ))
+    }
+
+    /// Opens a secret as the key holder `holder`: binary or armored (an armored one may end
+    /// with whitespace). The result says where it came from; with [`SealOnly::Refuse`] a
+    /// secret sealed by a seal-only party (whose origin nobody authenticates) is refused with
+    /// `InvalidInput` before it is opened.
+    pub fn unseal(
+        &self,
+        name: &str,
+        holder: &Identity,
+        sealed: &[u8],
+        context: &[u8],
+        seal_only: SealOnly,
+    ) -> Result<Unsealed> {
+        let l = self.load(name)?;
+        let mut kh = KeyHolder::open(l.ring, holder)?;
+        let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
+        let origin = Origin::of(&bytes, seal_only)?;
+        let plaintext = match origin {
+            Origin::SealOnly => kh.unseal_seal_only(&bytes, context)?,
+            Origin::KeyHolder => kh.unseal(&bytes, context)?,
+        };
+        Ok(Unsealed { plaintext, origin })
+    }
+
+    /// Opens a secret through grant `grant` as its requester, the audit record written to
+    /// the store first (no audit, no plaintext). Armor and [`SealOnly`] as for
+    /// [`Host::unseal`].
+    pub fn unseal_with_grant(
+        &self,
+        name: &str,
+        requester: &Identity,
+        grant: GrantId,
+        sealed: &[u8],
+        context: &[u8],
+        seal_only: SealOnly,
+    ) -> Result<Unsealed> {
+        let l = self.load(name)?;
+        let anchored = audit_anchor(&l.ring);
+        let mut s = GrantSession::open(l.ring, requester, grant)?;
+        let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
+        let origin = Origin::of(&bytes, seal_only)?;
+        let mut sink = StoreSink {
+            store: &self.store,
+            name,
+            anchored,
+            error: None,
+        };
+        let (now, flags) = (self.now(), self.flags());
+        let opened = match origin {
+            Origin::SealOnly => {
+                s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)
+            }
+            Origin::KeyHolder => s.unseal(requester, &bytes, context, now, flags, &mut sink),
+        };
+        let plaintext = opened.map_err(|e| sink.error.take().unwrap_or_else(|| e.into()))?;
+        Ok(Unsealed { plaintext, origin })
+    }
+
+    /// What a seal-only party needs: the pin and the ring blob.
+    pub fn export_public(&self, name: &str) -> Result<Vec<u8>> {
+        let l = self.load(name)?;
+        Ok(files::public_file(&l.ring.pin(), &l.ring.to_bytes()))
+    }
+
+    /// Seals to a ring's public part (seal-only: no secret identity), at the host's clock.
+    /// Verified through `pin` when given, else through the pin the file carries (which trusts
+    /// whoever made the file).
+    pub fn seal_to(
+        &self,
+        public: &[u8],
+        pin: Option<&Pin>,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        let (carried, blob) = files::parse_public_file(public)?;
+        let rp = RingPublic::load(&blob, pin.unwrap_or(&carried))?;
+        Ok(rp.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+    }
+
+    /// Seals like [`Host::seal_to`] and returns the text armor.
+    pub fn seal_to_armored(
+        &self,
+        public: &[u8],
+        pin: Option<&Pin>,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<String> {
+        Ok(dkm_core::armor(
+            &self.seal_to(public, pin, plaintext, context)?,
+        ))
+    }
+}

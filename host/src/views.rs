@@ -1,0 +1,426 @@
+//! Views: plain data the verbs return, each with one JSON form ([`ToJson`]) that every
+//! surface shows as it is (the `dkm` command's `--json` output is exactly this form). Times
+//! in JSON are RFC 3339; ids are hex. No view carries key material or a plaintext.
+
+use dkm_core::access::{RequestId, RequestKind, RequestState, RequestStatus, Scope, SignedRequest};
+use dkm_core::audit::{AuditProblem, AuditRecord, event_record};
+use dkm_core::ring::{Anchor, EpochState, KeyListing, Role};
+use dkm_core::{Event, GrantId, IdentityId, Ring, RingId, SignedGrant};
+use serde_json::{Value, json};
+
+use crate::files::format_time;
+use crate::store::Store;
+use crate::{ChangeOutcome, Host, Result};
+
+/// A view's one JSON form.
+pub trait ToJson {
+    /// The JSON form.
+    fn to_json(&self) -> Value;
+}
+
+/// A ring as an operator inspects it: members, policy, epochs, what waits, what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingInfo {
+    /// The name it is signed with.
+    pub name: String,
+    /// Its id.
+    pub id: RingId,
+    /// The newest governance version.
+    pub governance_version: u64,
+    /// The governance version the key state carries out (`None`: no keys yet).
+    pub applied_version: Option<u64>,
+    /// Members: role, id, public identity text.
+    pub members: Vec<MemberView>,
+    /// The policy in force in the newest governance.
+    pub policy: dkm_core::Policy,
+    /// Epochs and their states.
+    pub epochs: Vec<(u32, EpochState)>,
+    /// Governance changes wait for a key holder's `maintain`.
+    pub pending: bool,
+    /// What an operator should fix, in words.
+    pub warnings: Vec<String>,
+}
+
+/// A member of a ring.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView {
+    /// Its role.
+    pub role: Role,
+    /// Its identity id.
+    pub id: IdentityId,
+    /// Its public identity (`dkmpub1...`).
+    pub public: String,
+}
+
+impl RingInfo {
+    /// The view of `ring` at `now`.
+    pub fn of(ring: &Ring, now: u64) -> RingInfo {
+        let g = ring.governance();
+        let mut warnings = Vec::new();
+        if ring.is_bootstrap() {
+            warnings.push("no approval policy yet: an admin alone can change anything (set one with `dkm policy approvals`)".to_owned());
+        }
+        if g.with_role(Role::Service).next().is_none() {
+            warnings.push("no key holders: add a service account".to_owned());
+        }
+        if ring.is_pending() {
+            warnings.push(
+                "governance changes are pending: a key holder must run `dkm maintain`".to_owned(),
+            );
+        }
+        if ring.is_stale(now) {
+            warnings.push(
+                "the ring is stale (or has no keys yet): a key holder must run `dkm maintain`"
+                    .to_owned(),
+            );
+        }
+        RingInfo {
+            name: g.name.clone(),
+            id: ring.id(),
+            governance_version: g.version,
+            applied_version: ring.key_state().map(|k| k.key_state().governance.version),
+            members: g
+                .members
+                .iter()
+                .map(|m| MemberView {
+                    role: m.role,
+                    id: m.identity.id(),
+                    public: m.identity.to_text(),
+                })
+                .collect(),
+            policy: g.policy.clone(),
+            epochs: ring
+                .keys(now)
+                .epochs
+                .iter()
+                .map(|e| (e.epoch, e.state))
+                .collect(),
+            pending: ring.is_pending(),
+            warnings,
+        }
+    }
+}
+
+impl ToJson for RingInfo {
+    fn to_json(&self) -> Value {
+        let p = &self.policy;
+        json!({
+            "name": self.name,
+            "id": self.id.to_string(),
+            "governance_version": self.governance_version,
+            "applied_version": self.applied_version,
+            "members": self.members.iter().map(|m| json!({
+                "role": m.role.name(), "id": m.id.to_string(), "public": m.public,
+            })).collect::<Vec<_>>(),
+            "policy": {
+                "interval_secs": p.interval_secs,
+                "max_grant_secs": p.max_grant_secs,
+                "max_lookback_secs": p.max_lookback_secs,
+                "request_lifetime_secs": p.request_lifetime_secs,
+                "approver_cooloff_secs": p.approver_cooloff_secs,
+                "freshness_intervals": p.freshness_intervals,
+                "levels": p.levels.iter().map(|l| json!({
+                    "name": l.name,
+                    "quorum": l.quorum,
+                    "approvers": l.approvers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            },
+            "epochs": self.epochs.len(),
+            "epoch_states": self.epochs.iter().map(|(e, s)| json!({"epoch": e, "state": s.name()})).collect::<Vec<_>>(),
+            "pending": self.pending,
+            "warnings": self.warnings,
+        })
+    }
+}
+
+impl ToJson for KeyListing {
+    fn to_json(&self) -> Value {
+        let epochs: Vec<_> = self
+            .epochs
+            .iter()
+            .map(|e| {
+                json!({
+                    "epoch": e.epoch,
+                    "state": e.state.name(),
+                    "start": format_time(e.start),
+                    "end": format_time(e.end),
+                    "interval_secs": e.interval_secs,
+                    "created": format_time(e.created),
+                    "retired": e.retired.map(format_time),
+                    "readable": e.readable.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        json!({
+            "ring": self.ring.to_string(),
+            "current": self.current.map(|c| json!({"epoch": c.epoch, "interval": c.interval})),
+            "write_time": self.write_time.map(format_time),
+            "fresh_until": self.fresh_until.map(format_time),
+            "stale": self.stale,
+            "pending": self.pending,
+            "bootstrap": self.bootstrap,
+            "kek_generation": self.kek_generation,
+            "epochs": epochs,
+        })
+    }
+}
+
+/// A logged request and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestView {
+    /// Its id.
+    pub id: RequestId,
+    /// Who asked.
+    pub author: IdentityId,
+    /// Why.
+    pub reason: String,
+    /// When it was made.
+    pub created: u64,
+    /// When it expires unanswered.
+    pub expires: u64,
+    /// Where it stands.
+    pub state: RequestState,
+    /// An access request: how long, and to what.
+    pub access: Option<(u64, Scope)>,
+    /// A governance change: what it does, in words (`None` when its content was not logged).
+    pub change: Option<String>,
+    /// Each approval level: name, approvals that count, quorum.
+    pub levels: Vec<(String, usize, u8)>,
+}
+
+impl RequestView {
+    pub(crate) fn new(r: &SignedRequest, s: &RequestStatus, change: Option<String>) -> Self {
+        let req = r.request();
+        RequestView {
+            id: RequestId(r.hash()),
+            author: r.author().id(),
+            reason: req.reason.clone(),
+            created: req.created,
+            expires: s.expires,
+            state: s.state,
+            access: match &req.kind {
+                RequestKind::Access {
+                    duration_secs,
+                    scope,
+                } => Some((*duration_secs, scope.clone())),
+                RequestKind::Governance { .. } => None,
+            },
+            change,
+            levels: s
+                .tally
+                .levels
+                .iter()
+                .map(|l| (l.name.clone(), l.counted.len(), l.quorum))
+                .collect(),
+        }
+    }
+
+    /// What it asks for, in words.
+    pub fn description(&self) -> String {
+        match &self.access {
+            Some((secs, scope)) => format!("access for {secs} s to {}", scope_text(scope)),
+            None => format!(
+                "governance change: {}",
+                self.change.as_deref().unwrap_or("(content not logged)")
+            ),
+        }
+    }
+}
+
+fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Since(t) => format!("secrets sealed since {}", format_time(*t)),
+        Scope::Epochs(e) => format!(
+            "epochs {}",
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+impl ToJson for RequestView {
+    fn to_json(&self) -> Value {
+        let (kind, scope) = match &self.access {
+            Some((secs, Scope::Since(t))) => (
+                format!("access for {secs} s"),
+                json!({"since": format_time(*t)}),
+            ),
+            Some((secs, Scope::Epochs(e))) => {
+                (format!("access for {secs} s"), json!({"epochs": e}))
+            }
+            None => ("governance change".to_owned(), Value::Null),
+        };
+        json!({
+            "id": self.id.to_string(),
+            "kind": kind,
+            "description": self.description(),
+            "change": self.change,
+            "scope": scope,
+            "author": self.author.to_string(),
+            "reason": self.reason,
+            "created": format_time(self.created),
+            "expires": format_time(self.expires),
+            "state": self.state.name(),
+            "levels": self.levels.iter().map(|(name, n, q)| json!({"level": name, "approvals": n, "quorum": q})).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// An issued grant: what the requester needs to know, and its signed form (for a grant file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedGrant {
+    /// Its id (what `unseal --grant` takes).
+    pub id: GrantId,
+    /// The request it answers.
+    pub request: RequestId,
+    /// Who may use it.
+    pub requester: IdentityId,
+    /// Its window.
+    pub not_before: u64,
+    /// Its window's end.
+    pub not_after: u64,
+    /// The signed grant (public: its parts are wrapped to the requester).
+    pub bytes: Vec<u8>,
+}
+
+impl From<&SignedGrant> for IssuedGrant {
+    fn from(g: &SignedGrant) -> IssuedGrant {
+        let gr = g.grant();
+        IssuedGrant {
+            id: gr.id,
+            request: RequestId(gr.request),
+            requester: gr.requester.id(),
+            not_before: gr.not_before,
+            not_after: gr.not_after,
+            bytes: g.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl ToJson for IssuedGrant {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id.to_string(),
+            "request": self.request.to_string(),
+            "requester": self.requester.to_string(),
+            "not_before": format_time(self.not_before),
+            "not_after": format_time(self.not_after),
+        })
+    }
+}
+
+impl ToJson for ChangeOutcome {
+    fn to_json(&self) -> Value {
+        match self {
+            ChangeOutcome::Applied { version, pending } => {
+                json!({"outcome": "applied", "version": version, "pending": pending})
+            }
+            ChangeOutcome::Requested { request } => {
+                json!({"outcome": "requested", "request": request.to_string()})
+            }
+        }
+    }
+}
+
+/// An audit chain as stored, verified: how many records, the head when it verifies, else the
+/// first problem (index from 0 and fault).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Records read.
+    pub records: usize,
+    /// The head, when the chain verifies.
+    pub head: Option<Anchor>,
+    /// The first problem.
+    pub problem: Option<AuditProblem>,
+}
+
+impl ToJson for AuditReport {
+    fn to_json(&self) -> Value {
+        json!({
+            "records": self.records,
+            "verified": self.problem.is_none(),
+            "head": self.head.map(|h| json!({"seq": h.seq, "hash": hex::encode(h.hash)})),
+            "problem": self.problem.map(|p| json!({"index": p.index, "fault": p.fault.name()})),
+        })
+    }
+}
+
+impl ToJson for AuditRecord {
+    fn to_json(&self) -> Value {
+        serde_json::from_str(&AuditRecord::to_json(self)).unwrap_or(Value::Null)
+    }
+}
+
+impl ToJson for Event {
+    fn to_json(&self) -> Value {
+        let (action, d) = event_record(self);
+        json!({
+            "action": action.name(),
+            "text": event_text(self),
+            "version": d.version,
+            "subject": d.subject.map(|s| s.to_string()),
+            "epoch": d.epoch,
+            "grant": d.grant.map(|g| g.to_string()),
+            "value": d.value,
+        })
+    }
+}
+
+/// What an event of `maintain` (or a governance change) did, in words.
+pub fn event_text(e: &Event) -> String {
+    use dkm_core::audit::Action;
+    let (action, d) = event_record(e);
+    let mut s = action.name().to_owned();
+    if let Some(v) = d.version {
+        s.push_str(&format!(" version {v}"));
+    }
+    if let Some(v) = d.subject {
+        s.push_str(&format!(" {v}"));
+    }
+    if let Some(v) = d.epoch {
+        s.push_str(&format!(" epoch {v}"));
+    }
+    if let Some(v) = d.grant {
+        s.push_str(&format!(" grant {v}"));
+    }
+    if let Some(v) = d.value {
+        match action {
+            Action::FreshnessRenewed | Action::WriteTimeReset | Action::GrantIssued => {
+                s.push_str(&format!(" ({})", format_time(v)));
+            }
+            _ => s.push_str(&format!(" ({v})")),
+        }
+    }
+    s
+}
+
+/// One audit record in words: `#seq time action (clock override) by actor`.
+pub fn audit_record_text(r: &AuditRecord) -> String {
+    format!(
+        "#{} {} {}{} by {}",
+        r.seq,
+        format_time(r.time),
+        r.action.name(),
+        if r.flags & dkm_core::audit::FLAG_CLOCK_OVERRIDE != 0 {
+            " (clock override)"
+        } else {
+            ""
+        },
+        r.actor().id()
+    )
+}
+
+impl<S: Store> Host<S> {
+    /// The ring as an operator inspects it ([`RingInfo`]).
+    pub fn ring_info(&self, name: &str) -> Result<RingInfo> {
+        let l = self.load(name)?;
+        Ok(RingInfo::of(&l.ring, self.now()))
+    }
+
+    /// Epochs, the current key, states and times (never material).
+    pub fn keys(&self, name: &str) -> Result<KeyListing> {
+        Ok(self.load(name)?.ring.keys(self.now()))
+    }
+}
