@@ -14,7 +14,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use common::*;
 
@@ -38,6 +38,22 @@ fn run_capped(e: &Env, now: u64, args: &[&str], stdin_path: Option<&str>) -> Out
         None => c.stdin(Stdio::null()),
     };
     c.output().unwrap()
+}
+
+/// Starts `dkm` with piped output and no input, with `DKM_HOME` at `home` under the test's
+/// directory.
+fn spawn(e: &Env, now: u64, args: &[&str], home: &str) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("dkm"))
+        .args(args)
+        .current_dir(e.root())
+        .env("DKM_STORE", e.store())
+        .env("DKM_HOME", e.root().join(home))
+        .env("DKM_NOW", rfc3339(now))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// `run_capped` must fail with exactly one error line of `kind`, nothing on stdout, and the
@@ -714,9 +730,109 @@ fn identity_file_permissions_and_trailing_content() {
             line.starts_with("dkm: error: Malformed: "),
             "{label}: {line}"
         );
-        assert!(!line.contains("dkmsec1"), "{label}: {line}");
+        let mine = text.lines().last().unwrap();
+        for secret in [mine, other_secret] {
+            assert!(!line.contains(&secret[7..20]), "{label}: {line}");
+        }
     }
     // Comments and blank lines around the one secret are fine.
     let p = e.write("ok.id", format!("# mine\n\n{text}\n# end\n").as_bytes());
     e.ok(T0, &w(&format!("identity show {p}")));
+}
+
+// Review findings on renames: a create of the new name racing the rename never leaves the
+// ring stuck, a reader racing it never sees a false Tampered, and the old name is free again.
+#[test]
+fn a_rename_racing_a_create_and_a_reader_never_sticks_or_cries_wolf() {
+    for round in 0..6 {
+        let fx = Fx::new();
+        let e = &fx.env;
+        let sealed = simple_ring(&fx, "mail");
+        let rename = spawn(
+            e,
+            T0,
+            &w(&format!("ring rename mail post --as {}", fx.admin.file)),
+            "home",
+        );
+        let create = spawn(
+            e,
+            T0,
+            &w(&format!("ring create post --admin {}", fx.eng.file)),
+            "home-eng",
+        );
+        let reader = spawn(
+            e,
+            T0,
+            &w(&format!("maintain mail --as {}", fx.svc1.file)),
+            "home-reader",
+        );
+        let outs: Vec<Output> = [rename, create, reader]
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        for o in &outs {
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(!stderr.contains("Tampered"), "round {round}: {stderr}");
+        }
+        let (renamed, created) = (outs[0].status.success(), outs[1].status.success());
+        assert!(
+            !(renamed && created),
+            "round {round}: both claimed \"post\""
+        );
+        let holder = if renamed { "post" } else { "mail" };
+        // The ring is usable under exactly the name it is signed with.
+        let s = e.write("s.bin", &sealed);
+        let opened = e.ok_bytes(
+            T0,
+            &w(&format!(
+                "unseal {holder} --as {} --context c --in {s}",
+                fx.svc1.file
+            )),
+            b"",
+        );
+        assert_eq!(opened, b"kept", "round {round}");
+        e.ok(T0, &w(&format!("audit verify {holder}")));
+        if renamed {
+            // The old name is free again, also for this host's pin book.
+            e.ok(
+                T0,
+                &w(&format!("ring create mail --admin {}", fx.admin.file)),
+            );
+        }
+    }
+}
+
+#[test]
+fn secret_looking_names_and_values_are_refused_or_withheld() {
+    let fx = Fx::new();
+    let e = &fx.env;
+    simple_ring(&fx, "mail");
+    let text = std::fs::read_to_string(&fx.svc2.file).unwrap();
+    let secret = text.lines().last().unwrap().trim().to_owned();
+    let body = &secret["dkmsec1".len()..];
+    let no_digit = format!("dkmsec{body}");
+    let dashed = format!("dkmsec-{}", &body[..57]);
+    for args in [
+        vec!["--now", no_digit.as_str(), "keys", "mail"],
+        vec!["ring", "show", dashed.as_str()],
+        vec![
+            "ring",
+            "rename",
+            "mail",
+            &secret[..60],
+            "--as",
+            &fx.admin.file,
+        ],
+        vec!["identity", "new", &secret[..40], "--out", "x.id"],
+    ] {
+        let line = e.refused_unchanged(T0, &args, b"");
+        assert!(
+            !line.contains(&body[..12]) && line.starts_with("dkm: error: InvalidInput: "),
+            "{args:?}: {line}"
+        );
+    }
+    // The core's own message naming the prefix is not mangled.
+    let bad = e.write("bad.id", b"# x\nnot-a-secret\n");
+    let line = e.refused_unchanged(T0, &w(&format!("identity show {bad}")), b"");
+    assert!(line.contains("\"dkmsec1\""), "{line}");
 }

@@ -680,6 +680,26 @@ pub enum AuditFault {
 }
 
 impl AuditFault {
+    /// Every fault.
+    pub const ALL: [AuditFault; 8] = [
+        AuditFault::Malformed,
+        AuditFault::BadSignature,
+        AuditFault::OtherRing,
+        AuditFault::Gap,
+        AuditFault::Reorder,
+        AuditFault::BrokenLink,
+        AuditFault::MissingAnchored,
+        AuditFault::AnchorMismatch,
+    ];
+
+    /// From its name ([`AuditFault::name`]): `InvalidInput` for any other text.
+    pub fn parse(name: &str) -> Result<AuditFault> {
+        AuditFault::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .ok_or(Error::new(ErrorKind::InvalidInput, "unknown audit fault"))
+    }
+
     /// A short stable name.
     pub const fn name(self) -> &'static str {
         match self {

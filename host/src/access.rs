@@ -55,7 +55,7 @@ impl<S: Store> Host<S> {
                 &mut *self.rng.borrow_mut(),
             )?;
             let hash = req.hash();
-            self.log_request(name, &l.ring, req, None, requester)?;
+            self.log_request(name, &l, req, None, requester)?;
             Ok(RequestId(hash))
         })
     }
@@ -119,7 +119,7 @@ impl<S: Store> Host<S> {
         self.retry(|| {
             let l = self.load(name)?;
             let log = self.log(name, &l.ring)?;
-            let checked = self.audit_head(name, &l.ring)?;
+            let checked = self.audit_head(name, &l)?;
             let entry = log.decide(&l.ring, request, level, verdict, approver, self.now())?;
             let dkm_core::access::LogRecord::Decision(d) = entry.record() else {
                 return Err(HostError::new(
@@ -145,7 +145,7 @@ impl<S: Store> Host<S> {
         let request = &request.0;
         self.retry(|| {
             let l = self.load(name)?;
-            let head = self.audit_head(name, &l.ring)?;
+            let head = self.audit_head(name, &l)?;
             let log = self.log(name, &l.ring)?;
             l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;

@@ -22,8 +22,26 @@ use crate::views::AuditReport;
 pub(crate) fn checked_audit_head<S: Store>(
     store: &S,
     name: &str,
-    (id, anchor): (RingId, Anchor),
+    anchored: (RingId, Anchor),
+    version: u64,
 ) -> Result<Anchor> {
+    tail_head(store, name, anchored).map_err(|e| {
+        // A chain read while the ring moved (a rename) or changed is not a cut: go round
+        // again (the retry then finds the ring gone, or newer).
+        if e.kind() == ErrorKind::Tampered
+            && store.load(name).ok().flatten().map(|(_, v)| v) != Some(version)
+        {
+            HostError::new(
+                ErrorKind::Conflict,
+                "the ring moved or changed while its audit chain was read: retry",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn tail_head<S: Store>(store: &S, name: &str, (id, anchor): (RingId, Anchor)) -> Result<Anchor> {
     let lines = store.read_audit(name)?;
     let skip = usize::try_from(anchor.seq.saturating_sub(1)).unwrap_or(usize::MAX);
     let cut = |index: usize, what: &str| {
@@ -84,6 +102,8 @@ pub(crate) struct StoreSink<'a, S: Store> {
     pub(crate) name: &'a str,
     /// The ring's id and the audit anchor of its key state.
     pub(crate) anchored: (RingId, Anchor),
+    /// The store version of the ring as loaded.
+    pub(crate) version: u64,
     /// The host's own error behind the last failed `head` (the core's errors carry fixed
     /// messages only), handed back to the caller.
     pub(crate) error: Option<HostError>,
@@ -91,7 +111,7 @@ pub(crate) struct StoreSink<'a, S: Store> {
 
 impl<S: Store> AuditSink for StoreSink<'_, S> {
     fn head(&mut self) -> dkm_core::Result<Anchor> {
-        checked_audit_head(self.store, self.name, self.anchored).map_err(|e| {
+        checked_audit_head(self.store, self.name, self.anchored, self.version).map_err(|e| {
             let core = match e.kind() {
                 ErrorKind::Tampered => dkm_core::Error::new(
                     ErrorKind::Tampered,

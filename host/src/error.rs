@@ -67,45 +67,62 @@ fn is_b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Where `prefix` first occurs in `text`, in any case (a user may have retyped it).
-fn find_any_case(text: &str, prefix: &str) -> Option<usize> {
-    let prefix = prefix.as_bytes();
-    text.as_bytes()
-        .windows(prefix.len())
-        .position(|w| w.eq_ignore_ascii_case(prefix))
+/// The stem every secret identity's text starts with (`dkmsec`, without the format digit).
+fn stem() -> &'static str {
+    let p = dkm_core::labels::SECRET_PREFIX;
+    p.get(..p.len().saturating_sub(1)).unwrap_or(p)
+}
+
+/// The first run in `text` that starts with the stem `dkmsec` (any case: a user may have
+/// retyped it) and goes on with at least two base64url characters (so the bare words
+/// `dkmsec1` of a message naming the prefix are not one): its start and end.
+fn secret_run(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let stem = stem().as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes.get(from..).and_then(|b| {
+        b.windows(stem.len())
+            .position(|w| w.eq_ignore_ascii_case(stem))
+    }) {
+        let start = from + i;
+        let body = start + stem.len();
+        let len = bytes
+            .get(body..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| is_b64url(**b))
+            .count();
+        if len >= 2 {
+            return Some((start, body + len));
+        }
+        from = body;
+    }
+    None
 }
 
 /// Whether an argument holds, or starts like, a secret identity: it starts with `dkmsec`
-/// (without the format digit too, any case), or holds `dkmsec1` anywhere.
+/// (any case), or holds `dkmsec` followed by base64url text anywhere.
 pub fn looks_secret(text: &str) -> bool {
-    let stem = dkm_core::labels::SECRET_PREFIX;
-    let stem = stem.get(..stem.len().saturating_sub(1)).unwrap_or(stem);
     text.trim_start()
-        .get(..stem.len())
-        .is_some_and(|start| start.eq_ignore_ascii_case(stem))
-        || find_any_case(text, dkm_core::labels::SECRET_PREFIX).is_some()
+        .get(..stem().len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(stem()))
+        || secret_run(text).is_some()
 }
 
-/// `text` with every run from `dkmsec1` (any case) through the end of its base64url
-/// characters replaced by `[secret identity withheld]`. Every host error passes
-/// through it, so no message echoes a secret identity given where something else was
-/// expected; the command line's own argument errors use it too.
+/// `text` with every run that looks like (part of) a secret identity, `dkmsec` in any case
+/// followed by base64url characters, replaced by `[secret identity withheld]`. Every host
+/// error passes through it, so no message echoes a secret identity given where something
+/// else was expected; the command line's own argument errors use it too.
 pub fn redact_secrets(text: &str) -> std::borrow::Cow<'_, str> {
-    let prefix = dkm_core::labels::SECRET_PREFIX;
-    if find_any_case(text, prefix).is_none() {
+    if secret_run(text).is_none() {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = find_any_case(rest, prefix) {
-        out.push_str(rest.get(..i).unwrap_or_default());
+    while let Some((start, end)) = secret_run(rest) {
+        out.push_str(rest.get(..start).unwrap_or_default());
         out.push_str("[secret identity withheld]");
-        let after = rest.get(i..).unwrap_or_default();
-        let end = after
-            .bytes()
-            .position(|b| !is_b64url(b))
-            .unwrap_or(after.len());
-        rest = after.get(end..).unwrap_or_default();
+        rest = rest.get(end..).unwrap_or_default();
     }
     out.push_str(rest);
     std::borrow::Cow::Owned(out)
@@ -124,13 +141,21 @@ mod tests {
         let s = "dkmsec1AbC-_9";
         assert!(looks_secret(s) && looks_secret(" DKMSEC1x") && looks_secret("dkmsecx"));
         assert!(looks_secret("ops:1:dkmsec1abc"));
-        assert!(!looks_secret("/home/me/dkmsecrets/svc.id") && !looks_secret("dkmpub1abc"));
+        assert!(!looks_secret("dkmpub1abc") && !looks_secret("/home/me/dkmse"));
+        assert!(looks_secret("dkmsec-abcdef") && looks_secret("x dkmsecAB"));
         assert_eq!(
             redact_secrets(&format!("bad {s}: and 'DkmSec1zz' end")),
             "bad [secret identity withheld]: and '[secret identity withheld]' end"
         );
-        assert_eq!(redact_secrets("x/dkmsec1"), "x/[secret identity withheld]");
-        assert_eq!(redact_secrets("/home/dkmsecrets"), "/home/dkmsecrets");
+        assert_eq!(redact_secrets("x/dkmsec1"), "x/dkmsec1");
+        assert_eq!(redact_secrets("x/dkmsec1a"), "x/[secret identity withheld]");
+        // The core's fixed message naming the prefix is left alone.
+        let fixed = "a secret identity starts with \"dkmsec1\"";
+        assert_eq!(redact_secrets(fixed), fixed);
+        assert_eq!(
+            redact_secrets("a dkmsecXY-z b"),
+            "a [secret identity withheld] b"
+        );
         assert_eq!(redact_secrets("xdkmsec1abc"), "x[secret identity withheld]");
         let e = HostError::new(ErrorKind::InvalidInput, format!("cannot read {s}"));
         assert_eq!(e.message(), "cannot read [secret identity withheld]");

@@ -54,6 +54,12 @@ pub fn write_file(path: &Path, bytes: &[u8], secret: bool, exclusive: bool) -> R
 /// A secret identity file: a comment line naming it, then the secret text. The name is 1 to
 /// 64 characters without control characters.
 pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
+    if crate::error::looks_secret(name) {
+        return Err(HostError::new(
+            ErrorKind::InvalidInput,
+            "an identity name may not look like a secret identity (dkmsec...)",
+        ));
+    }
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(HostError::new(
             ErrorKind::InvalidInput,
@@ -327,6 +333,22 @@ impl PinBook {
                 write_file(&tmp, format!("{ring}\n").as_bytes(), false, false)?;
                 fs::rename(&tmp, &path).map_err(|e| HostError::io("cannot write", &path, &e))
             }
+            Err(e) => Err(HostError::io("cannot read", &path, &e)),
+        }
+    }
+}
+
+impl PinBook {
+    /// Forgets that ring `name` of the store at `store` held `ring` (after the ring moved to
+    /// another name), so the name can hold a new ring; a record of another ring stays.
+    pub fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
+        let path = self.name_path(store, name);
+        match fs::read_to_string(&path) {
+            Ok(text) if text.trim() == ring.to_string() => {
+                fs::remove_file(&path).map_err(|e| HostError::io("cannot remove", &path, &e))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(HostError::io("cannot read", &path, &e)),
         }
     }

@@ -227,13 +227,13 @@ impl<S: Store> Host<S> {
                     &mut *self.rng.borrow_mut(),
                 )?;
                 let hash = req.hash();
-                self.log_request(name, &l.ring, req, Some(content), admin)?;
+                self.log_request(name, &l, req, Some(content), admin)?;
                 return Ok(ChangeOutcome::Requested {
                     request: RequestId(hash),
                 });
             }
             let log = self.log(name, &l.ring)?;
-            let head = self.audit_head(name, &l.ring)?;
+            let head = self.audit_head(name, &l)?;
             let mut ring = l.ring;
             let (_, events) =
                 ring.apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())?;
@@ -354,16 +354,19 @@ impl<S: Store> Host<S> {
         })
     }
 
+    /// Logs `req` (with a change's `content`) in the request log of the loaded ring `l`,
+    /// with its audit record, at the audit head checked from the ring's anchor.
     pub(crate) fn log_request(
         &self,
         name: &str,
-        ring: &Ring,
+        l: &crate::Loaded,
         req: SignedRequest,
         content: Option<Vec<u8>>,
         author: &Identity,
     ) -> Result<()> {
+        let ring = &l.ring;
         let log = self.log(name, ring)?;
-        let checked = self.audit_head(name, ring)?;
+        let checked = self.audit_head(name, l)?;
         let (action, detail) = request_record(&req);
         let entry = log.log_request(ring, req, content, self.now())?;
         let (now, flags, id) = (self.now(), self.flags(), ring.id());
@@ -396,7 +399,7 @@ impl<S: Store> Host<S> {
             })?;
             let mut draft = Governance::from_content_bytes(content)?;
             draft.approval = Some(log.approval_ref(request)?);
-            let head = self.audit_head(name, &l.ring)?;
+            let head = self.audit_head(name, &l)?;
             let mut ring = l.ring;
             let (_, events) = ring
                 .apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())

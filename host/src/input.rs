@@ -111,18 +111,21 @@ impl Input {
         match self {
             Input::Sealed => check_sealed_start(bytes, from),
             Input::Public => {
-                let n = bytes.len().min(crate::files::PUBLIC_MAGIC.len());
-                if bytes.get(..n) != crate::files::PUBLIC_MAGIC.get(..n) {
-                    return Err(HostError::new(
-                        ErrorKind::Malformed,
-                        "not a dkm public ring file",
-                    ));
-                }
-                Ok(())
+                check_magic(bytes, crate::files::PUBLIC_MAGIC, "a dkm public ring file")
             }
+            Input::Snapshot => check_magic(bytes, crate::snapshot::MAGIC, "a dkm ring snapshot"),
             _ => Ok(()),
         }
     }
+}
+
+/// The bytes so far are a prefix of `magic` or start with it.
+fn check_magic(bytes: &[u8], magic: &[u8], what: &str) -> Result<()> {
+    let n = bytes.len().min(magic.len());
+    if bytes.get(..n) != magic.get(..n) {
+        return Err(HostError::new(ErrorKind::Malformed, format!("not {what}")));
+    }
+    Ok(())
 }
 
 fn check_sealed_start(bytes: &[u8], from: usize) -> Result<()> {
@@ -212,13 +215,15 @@ fn read_limited(
         };
         let from = buf.len();
         let new = chunk.get(..n).unwrap_or_default();
-        if from.saturating_add(n) > limit_for(buf.get(..1).unwrap_or(new)) {
+        let limit = limit_for(buf.get(..1).unwrap_or(new));
+        if from.saturating_add(n) > limit {
             return Err(too_large(kind, what));
         }
         if buf.capacity() < from + n {
-            // Grow by hand so the old buffer is zeroized, not left behind by a realloc.
+            // Grow by hand so the old buffer is zeroized, not left behind by a realloc; never
+            // past the limit.
             let mut bigger = Zeroizing::new(Vec::with_capacity(
-                (from + n).max(buf.capacity().saturating_mul(2)),
+                (from + n).max(buf.capacity().saturating_mul(2).min(limit)),
             ));
             bigger.extend_from_slice(&buf);
             buf = bigger;

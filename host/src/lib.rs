@@ -277,10 +277,10 @@ impl<S: Store> Host<S> {
         )?)
     }
 
-    /// The audit head of `name`, the chain checked from `ring`'s anchor on (the ring as
-    /// loaded from the store, before any write of this operation).
-    pub(crate) fn audit_head(&self, name: &str, ring: &Ring) -> Result<Anchor> {
-        audit::checked_audit_head(&self.store, name, audit::audit_anchor(ring))
+    /// The audit head of `name`, the chain checked from the anchor of the ring as loaded
+    /// (`l`, before any write of this operation).
+    pub(crate) fn audit_head(&self, name: &str, l: &Loaded) -> Result<Anchor> {
+        audit::checked_audit_head(&self.store, name, audit::audit_anchor(&l.ring), l.version)
     }
 
     /// Writes `ring` over the loaded `version` with the audit records of `events`, at the
@@ -313,6 +313,7 @@ impl<S: Store> Host<S> {
             store::check_ring_name(new_name)?;
             self.store
                 .compare_and_swap_moving(name, new_name, version, &bytes, &build)?;
+            self.pins.forget_name(&self.store.location(), name, id)?;
         }
         self.pins.save(&verified.pin())
     }

@@ -95,7 +95,7 @@ impl<S: Store> Host<S> {
     fn maintain_or_roll(&self, name: &str, holder: &Identity, roll: bool) -> Result<Vec<Event>> {
         self.retry(|| {
             let l = self.load(name)?;
-            let head = self.audit_head(name, &l.ring)?;
+            let head = self.audit_head(name, &l)?;
             let log = self.log(name, &l.ring)?;
             let now = self.now();
             l.ring.recheck_since(0, &log.quorum_check(now))?;
@@ -204,7 +204,7 @@ impl<S: Store> Host<S> {
         seal_only: SealOnly,
     ) -> Result<Unsealed> {
         let l = self.load(name)?;
-        let anchored = audit_anchor(&l.ring);
+        let (anchored, version) = (audit_anchor(&l.ring), l.version);
         let mut s = GrantSession::open(l.ring, requester, grant)?;
         let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
         let origin = Origin::of(&bytes, seal_only)?;
@@ -212,6 +212,7 @@ impl<S: Store> Host<S> {
             store: &self.store,
             name,
             anchored,
+            version,
             error: None,
         };
         let (now, flags) = (self.now(), self.flags());

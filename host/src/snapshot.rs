@@ -22,7 +22,8 @@ use crate::input::MAX_RING_BLOB;
 use crate::store::{self, Store};
 use crate::{Host, audit};
 
-const MAGIC: &[u8; 4] = b"DKMX";
+/// The first bytes of a snapshot.
+pub(crate) const MAGIC: &[u8; 4] = b"DKMX";
 const VERSION: u8 = 1;
 /// Longest request-log frame: header, a request of at most 8 KiB and a change's content of at
 /// most 256 KiB, with their lengths.

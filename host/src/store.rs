@@ -216,6 +216,12 @@ const MAX_RING_FILE: u64 = 12 + crate::input::MAX_RING_BLOB as u64;
 
 /// A ring name: 1 to 64 of `A-Z a-z 0-9 - _ .`, not starting with `.`.
 pub fn check_ring_name(name: &str) -> Result<()> {
+    if crate::error::looks_secret(name) {
+        return Err(HostError::new(
+            ErrorKind::InvalidInput,
+            "a ring name may not look like a secret identity (dkmsec...)",
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -263,6 +269,35 @@ impl FileStore {
     /// Takes the ring's lock, then finishes or drops a journaled write a crash interrupted
     /// and removes stale temporary files.
     fn lock(&self, dir: &Path) -> Result<Locked> {
+        self.lock_with(dir, false)
+    }
+
+    /// The store-wide lock of names, held while a ring is created, imported or renamed, so
+    /// that two of them never claim one name. Taken before any ring's lock; `wait: false`
+    /// gives `Conflict` at once when it is held (for crash recovery, which runs under a
+    /// ring's lock).
+    fn names_lock(root: &Path, wait: bool) -> Result<Locked> {
+        ensure_dir(root)?;
+        let path = root.join(".names.lock");
+        let file = open_regular(
+            &path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(|e| HostError::io("cannot open", &path, &e))?;
+        if wait {
+            file.lock()
+                .map_err(|e| HostError::io("cannot lock", &path, &e))?;
+        } else if file.try_lock().is_err() {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                "a ring of the store is being created or renamed: retry",
+            ));
+        }
+        Ok(Locked { _file: file })
+    }
+
+    /// [`FileStore::lock`] for a caller that already holds the names lock (`names_held`).
+    fn lock_with(&self, dir: &Path, names_held: bool) -> Result<Locked> {
         ensure_dir(&self.root)?;
         ensure_dir(dir)?;
         let path = dir.join("lock");
@@ -274,7 +309,7 @@ impl FileStore {
         file.lock()
             .map_err(|e| HostError::io("cannot lock", &path, &e))?;
         let locked = Locked { _file: file };
-        Self::recover(dir)?;
+        Self::recover(dir, names_held)?;
         if let Ok(entries) = fs::read_dir(dir) {
             for e in entries.flatten() {
                 if e.file_name()
@@ -319,7 +354,7 @@ impl FileStore {
     /// Finishes a journaled write whose commit point was reached (the ring has the journal's
     /// version, or the request line is in the log): appends the audit records not yet there.
     /// Drops the journal of one that never committed. Called with the lock held.
-    fn recover(dir: &Path) -> Result<()> {
+    fn recover(dir: &Path, names_held: bool) -> Result<()> {
         let path = dir.join("pending");
         let text = match open_regular(&path, OpenOptions::new().read(true)) {
             Ok(mut f) => {
@@ -374,7 +409,7 @@ impl FileStore {
                 Self::append_lines(&audit_path, &missing, "audit-line-torn")?;
             }
             if let Some(to) = move_to {
-                return Self::move_dir(dir, to);
+                return Self::move_dir(dir, to, names_held);
             }
         }
         Self::drop_journal(dir)
@@ -382,13 +417,18 @@ impl FileStore {
 
     /// The last step of a write that renamed the ring (its journal still in `dir`): moves the
     /// ring's directory to `to` beside it, then drops the journal there.
-    fn move_dir(dir: &Path, to: &str) -> Result<()> {
+    fn move_dir(dir: &Path, to: &str, names_held: bool) -> Result<()> {
         let parent = dir.parent().ok_or_else(|| {
             HostError::new(
                 ErrorKind::StoreUnavailable,
                 "a ring directory has no parent",
             )
         })?;
+        let _names = if names_held {
+            None
+        } else {
+            Some(Self::names_lock(parent, false)?)
+        };
         let target = parent.join(to);
         if dir.file_name().is_some_and(|n| n == to) {
             // A crash after the move: only the journal is left to drop.
@@ -562,7 +602,14 @@ impl FileStore {
         move_to: Option<&str>,
     ) -> Result<u64> {
         let dir = self.dir(ring)?;
-        let _lock = self.lock(&dir)?;
+        // A write that claims a name (a create, a rename) holds the names lock first.
+        let claims = expected.is_none() || move_to.is_some();
+        let _names = if claims {
+            Some(Self::names_lock(&self.root, true)?)
+        } else {
+            None
+        };
+        let _lock = self.lock_with(&dir, claims)?;
         if let Some(to) = move_to
             && fs::symlink_metadata(self.dir(to)?).is_ok()
         {
@@ -621,7 +668,7 @@ impl FileStore {
         Self::append_audit_locked(&dir, head, &records)?;
         match move_to {
             None => Self::drop_journal(&dir)?,
-            Some(to) => Self::move_dir(&dir, to)?,
+            Some(to) => Self::move_dir(&dir, to, true)?,
         }
         Ok(version)
     }
@@ -686,9 +733,11 @@ impl Store for FileStore {
     fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
         let dir = self.dir(ring)?;
         if fs::symlink_metadata(dir.join("pending")).is_ok() {
-            // A write was interrupted: finish it (under the lock) before reading; a rename it
-            // finishes moves the ring away from this name.
-            drop(self.lock(&dir)?);
+            // A write was interrupted (or is in progress): finish it under the lock before
+            // reading, when this process may (a rename it finishes moves the ring away from
+            // this name). A reader that cannot take the lock (read-only access, a rename in
+            // progress) takes the ring file as it is.
+            let _ = self.lock(&dir);
         }
         Self::read_ring_file(&dir.join("ring"))
     }
@@ -726,7 +775,7 @@ impl Store for FileStore {
         requests: &[LogEntry],
     ) -> Result<u64> {
         let dir = self.dir(ring)?;
-        ensure_dir(&self.root)?;
+        let _names = Self::names_lock(&self.root, true)?;
         if fs::symlink_metadata(&dir).is_ok() {
             return Err(HostError::new(
                 ErrorKind::InvalidInput,

@@ -2,20 +2,98 @@
 //! surface shows as it is (the `dkm` command's `--json` output is exactly this form). Times
 //! in JSON are RFC 3339; ids are hex. No view carries key material or a plaintext.
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use dkm_core::access::{RequestId, RequestKind, RequestState, RequestStatus, Scope, SignedRequest};
-use dkm_core::audit::{AuditProblem, AuditRecord, event_record};
+use dkm_core::audit::{AuditFault, AuditProblem, AuditRecord, event_record};
 use dkm_core::ring::{Anchor, EpochState, KeyListing, Role};
 use dkm_core::{Event, GrantId, IdentityId, Ring, RingId, SignedGrant};
 use serde_json::{Value, json};
 
+use dkm_core::ErrorKind;
+
 use crate::files::format_time;
 use crate::store::Store;
-use crate::{ChangeOutcome, Host, Result};
+use crate::{ChangeOutcome, Host, HostError, Result};
 
 /// A view's one JSON form.
 pub trait ToJson {
     /// The JSON form.
     fn to_json(&self) -> Value;
+}
+
+/// A view read back from its JSON form (what another surface, a log or a test kept):
+/// `InvalidInput` when a field is missing, of the wrong type or not a valid value; the view
+/// is read whole or not at all.
+pub trait FromJson: Sized {
+    /// The view of `v`.
+    fn from_json(v: &Value) -> Result<Self>;
+}
+
+fn bad_json(field: &str) -> HostError {
+    HostError::new(
+        ErrorKind::InvalidInput,
+        format!("the JSON form has no valid {field:?}"),
+    )
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value> {
+    v.get(name).ok_or_else(|| bad_json(name))
+}
+
+fn u64_of(v: &Value, name: &str) -> Result<u64> {
+    field(v, name)?.as_u64().ok_or_else(|| bad_json(name))
+}
+
+fn opt_u64(v: &Value, name: &str) -> Result<Option<u64>> {
+    match field(v, name)? {
+        Value::Null => Ok(None),
+        x => x.as_u64().map(Some).ok_or_else(|| bad_json(name)),
+    }
+}
+
+fn num<T: TryFrom<u64>>(v: &Value, name: &str) -> Result<T> {
+    T::try_from(u64_of(v, name)?).map_err(|_| bad_json(name))
+}
+
+fn str_of<'a>(v: &'a Value, name: &str) -> Result<&'a str> {
+    field(v, name)?.as_str().ok_or_else(|| bad_json(name))
+}
+
+fn bool_of(v: &Value, name: &str) -> Result<bool> {
+    field(v, name)?.as_bool().ok_or_else(|| bad_json(name))
+}
+
+fn arr_of<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>> {
+    field(v, name)?.as_array().ok_or_else(|| bad_json(name))
+}
+
+fn time_of(v: &Value, name: &str) -> Result<u64> {
+    crate::files::parse_time(str_of(v, name)?).map_err(|_| bad_json(name))
+}
+
+fn opt_time(v: &Value, name: &str) -> Result<Option<u64>> {
+    match field(v, name)? {
+        Value::Null => Ok(None),
+        Value::String(t) => crate::files::parse_time(t)
+            .map(Some)
+            .map_err(|_| bad_json(name)),
+        _ => Err(bad_json(name)),
+    }
+}
+
+fn hex_of<const N: usize>(text: &str, name: &str) -> Result<[u8; N]> {
+    hex::decode(text)
+        .ok()
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .ok_or_else(|| bad_json(name))
+}
+
+fn id_of<const N: usize>(v: &Value, name: &str) -> Result<[u8; N]> {
+    hex_of(str_of(v, name)?, name)
+}
+
+fn named<T>(r: dkm_core::Result<T>, name: &str) -> Result<T> {
+    r.map_err(|_| bad_json(name))
 }
 
 /// A ring as an operator inspects it: members, policy, epochs, what waits, what is wrong.
@@ -254,6 +332,7 @@ impl ToJson for RequestView {
         };
         json!({
             "id": self.id.to_string(),
+            "duration_secs": self.access.as_ref().map(|(secs, _)| secs),
             "kind": kind,
             "description": self.description(),
             "change": self.change,
@@ -307,6 +386,7 @@ impl ToJson for IssuedGrant {
             "requester": self.requester.to_string(),
             "not_before": format_time(self.not_before),
             "not_after": format_time(self.not_after),
+            "grant": Base64UrlUnpadded::encode_string(&self.bytes),
         })
     }
 }
@@ -385,6 +465,22 @@ pub fn event_text(e: &Event) -> String {
     if let Some(v) = d.grant {
         s.push_str(&format!(" grant {v}"));
     }
+    if let Some(r) = d.reason {
+        // SPEC §13: why an epoch was created.
+        let why = match r {
+            1 => "the first epoch",
+            2 => "on demand",
+            3 => "a key holder was removed",
+            4 => "an epoch was revoked",
+            5 => "shredding",
+            6 => "its leaves ran out",
+            7 => "the policy changed",
+            8 => "the write time was reset",
+            9 => "a grant was revoked",
+            _ => "another reason",
+        };
+        s.push_str(&format!(" ({why})"));
+    }
     if let Some(v) = d.value {
         match action {
             Action::FreshnessRenewed | Action::WriteTimeReset | Action::GrantIssued => {
@@ -410,6 +506,248 @@ pub fn audit_record_text(r: &AuditRecord) -> String {
         },
         r.actor().id()
     )
+}
+
+impl FromJson for RingInfo {
+    fn from_json(v: &Value) -> Result<RingInfo> {
+        let members = arr_of(v, "members")?
+            .iter()
+            .map(|m| {
+                Ok(MemberView {
+                    role: named(Role::parse(str_of(m, "role")?), "role")?,
+                    id: IdentityId(id_of(m, "id")?),
+                    public: str_of(m, "public")?.to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let p = field(v, "policy")?;
+        let levels = arr_of(p, "levels")?
+            .iter()
+            .map(|l| {
+                Ok(dkm_core::ring::ApprovalLevel {
+                    name: str_of(l, "name")?.to_owned(),
+                    quorum: num(l, "quorum")?,
+                    approvers: arr_of(l, "approvers")?
+                        .iter()
+                        .map(|a| {
+                            Ok(IdentityId(hex_of(
+                                a.as_str().ok_or_else(|| bad_json("approvers"))?,
+                                "approvers",
+                            )?))
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let policy = dkm_core::Policy {
+            interval_secs: u64_of(p, "interval_secs")?,
+            max_grant_secs: u64_of(p, "max_grant_secs")?,
+            max_lookback_secs: u64_of(p, "max_lookback_secs")?,
+            request_lifetime_secs: u64_of(p, "request_lifetime_secs")?,
+            freshness_intervals: num(p, "freshness_intervals")?,
+            approver_cooloff_secs: u64_of(p, "approver_cooloff_secs")?,
+            levels,
+        };
+        let epochs = arr_of(v, "epoch_states")?
+            .iter()
+            .map(|e| {
+                Ok((
+                    num(e, "epoch")?,
+                    named(EpochState::parse(str_of(e, "state")?), "state")?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if u64_of(v, "epochs")? != epochs.len() as u64 {
+            return Err(bad_json("epochs"));
+        }
+        Ok(RingInfo {
+            name: str_of(v, "name")?.to_owned(),
+            id: RingId(id_of(v, "id")?),
+            governance_version: u64_of(v, "governance_version")?,
+            applied_version: opt_u64(v, "applied_version")?,
+            members,
+            policy,
+            epochs,
+            pending: bool_of(v, "pending")?,
+            warnings: arr_of(v, "warnings")?
+                .iter()
+                .map(|w| {
+                    w.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad_json("warnings"))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+}
+
+impl FromJson for KeyListing {
+    fn from_json(v: &Value) -> Result<KeyListing> {
+        let ring = RingId(id_of(v, "ring")?);
+        let current = match field(v, "current")? {
+            Value::Null => None,
+            c => Some(dkm_core::KeyId {
+                ring,
+                epoch: num(c, "epoch")?,
+                interval: num(c, "interval")?,
+            }),
+        };
+        let epochs = arr_of(v, "epochs")?
+            .iter()
+            .map(|e| {
+                Ok(dkm_core::ring::EpochInfo {
+                    epoch: num(e, "epoch")?,
+                    state: named(EpochState::parse(str_of(e, "state")?), "state")?,
+                    start: time_of(e, "start")?,
+                    end: time_of(e, "end")?,
+                    interval_secs: u64_of(e, "interval_secs")?,
+                    created: time_of(e, "created")?,
+                    retired: opt_time(e, "retired")?,
+                    readable: arr_of(e, "readable")?
+                        .iter()
+                        .map(|r| {
+                            let pair = |i: usize| {
+                                r.get(i)
+                                    .and_then(Value::as_u64)
+                                    .and_then(|x| u16::try_from(x).ok())
+                                    .ok_or_else(|| bad_json("readable"))
+                            };
+                            Ok((pair(0)?, pair(1)?))
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KeyListing {
+            ring,
+            current,
+            write_time: opt_time(v, "write_time")?,
+            fresh_until: opt_time(v, "fresh_until")?,
+            stale: bool_of(v, "stale")?,
+            pending: bool_of(v, "pending")?,
+            bootstrap: bool_of(v, "bootstrap")?,
+            kek_generation: opt_u64(v, "kek_generation")?
+                .map(|g| u32::try_from(g).map_err(|_| bad_json("kek_generation")))
+                .transpose()?,
+            epochs,
+        })
+    }
+}
+
+impl FromJson for RequestView {
+    fn from_json(v: &Value) -> Result<RequestView> {
+        let access = match opt_u64(v, "duration_secs")? {
+            None => None,
+            Some(secs) => {
+                let scope = field(v, "scope")?;
+                let scope = if let Some(t) = scope.get("since") {
+                    Scope::Since(
+                        crate::files::parse_time(t.as_str().ok_or_else(|| bad_json("scope"))?)
+                            .map_err(|_| bad_json("scope"))?,
+                    )
+                } else {
+                    Scope::Epochs(
+                        arr_of(scope, "epochs")?
+                            .iter()
+                            .map(|e| {
+                                e.as_u64()
+                                    .and_then(|e| u32::try_from(e).ok())
+                                    .ok_or_else(|| bad_json("scope"))
+                            })
+                            .collect::<Result<Vec<_>>>()?,
+                    )
+                };
+                Some((secs, scope))
+            }
+        };
+        let change = match field(v, "change")? {
+            Value::Null => None,
+            c => Some(c.as_str().ok_or_else(|| bad_json("change"))?.to_owned()),
+        };
+        Ok(RequestView {
+            id: RequestId(id_of(v, "id")?),
+            author: IdentityId(id_of(v, "author")?),
+            reason: str_of(v, "reason")?.to_owned(),
+            created: time_of(v, "created")?,
+            expires: time_of(v, "expires")?,
+            state: named(RequestState::parse(str_of(v, "state")?), "state")?,
+            access,
+            change,
+            levels: arr_of(v, "levels")?
+                .iter()
+                .map(|l| {
+                    Ok((
+                        str_of(l, "level")?.to_owned(),
+                        num(l, "approvals")?,
+                        num(l, "quorum")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        })
+    }
+}
+
+impl FromJson for IssuedGrant {
+    fn from_json(v: &Value) -> Result<IssuedGrant> {
+        let bytes =
+            Base64UrlUnpadded::decode_vec(str_of(v, "grant")?).map_err(|_| bad_json("grant"))?;
+        let g = IssuedGrant::from(&named(SignedGrant::parse(&bytes), "grant")?);
+        let stated = IssuedGrant {
+            id: GrantId(id_of(v, "id")?),
+            request: RequestId(id_of(v, "request")?),
+            requester: IdentityId(id_of(v, "requester")?),
+            not_before: time_of(v, "not_before")?,
+            not_after: time_of(v, "not_after")?,
+            bytes,
+        };
+        // The readable fields must say what the signed grant says.
+        if stated != g {
+            return Err(bad_json("grant"));
+        }
+        Ok(g)
+    }
+}
+
+impl FromJson for ChangeOutcome {
+    fn from_json(v: &Value) -> Result<ChangeOutcome> {
+        match str_of(v, "outcome")? {
+            "applied" => Ok(ChangeOutcome::Applied {
+                version: u64_of(v, "version")?,
+                pending: bool_of(v, "pending")?,
+            }),
+            "requested" => Ok(ChangeOutcome::Requested {
+                request: RequestId(id_of(v, "request")?),
+            }),
+            _ => Err(bad_json("outcome")),
+        }
+    }
+}
+
+impl FromJson for AuditReport {
+    fn from_json(v: &Value) -> Result<AuditReport> {
+        let head = match field(v, "head")? {
+            Value::Null => None,
+            h => Some(Anchor {
+                seq: u64_of(h, "seq")?,
+                hash: id_of(h, "hash")?,
+            }),
+        };
+        let problem = match field(v, "problem")? {
+            Value::Null => None,
+            p => Some(AuditProblem {
+                index: num(p, "index")?,
+                fault: named(AuditFault::parse(str_of(p, "fault")?), "fault")?,
+            }),
+        };
+        if bool_of(v, "verified")? != problem.is_none() {
+            return Err(bad_json("verified"));
+        }
+        Ok(AuditReport {
+            records: num(v, "records")?,
+            head,
+            problem,
+        })
+    }
 }
 
 impl<S: Store> Host<S> {

@@ -59,6 +59,17 @@ impl EpochState {
         }
     }
 
+    /// From its name: `InvalidInput` for any other text.
+    pub fn parse(name: &str) -> Result<EpochState> {
+        [EpochState::Live, EpochState::Revoked, EpochState::Destroyed]
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or(Error::new(
+                ErrorKind::InvalidInput,
+                "unknown epoch state: live, revoked or destroyed",
+            ))
+    }
+
     fn from_byte(b: u8) -> Result<Self> {
         match b {
             1 => Ok(EpochState::Live),
