@@ -159,3 +159,31 @@ fn json_views_and_applied_changes() {
     assert_eq!(info["name"], "mail");
     assert_eq!(info["epoch_states"][0]["state"], "live");
 }
+
+#[test]
+fn times_past_the_year_9999_print_and_parse() {
+    // A 60-day interval puts an epoch's end (65,536 intervals on) past the year 9999.
+    let fx = Fx::new();
+    let e = &fx.env;
+    e.ok(
+        T0,
+        &w(&format!(
+            "ring create long --admin {} --interval 60d",
+            fx.admin.file
+        )),
+    );
+    e.ok(
+        T0,
+        &w(&format!(
+            "member add long --as {} --role service --identity {}",
+            fx.admin.file, fx.svc1.public
+        )),
+    );
+    e.ok(T0, &w(&format!("maintain long --as {}", fx.svc1.file)));
+    let keys = json(&e.ok(T0, &w("keys long --json")));
+    let end = keys["epochs"][0]["end"].as_str().unwrap().to_owned();
+    assert!(end.len() > 20 && end.ends_with('Z'), "{end}");
+    e.ok(T0, &w("keys long"));
+    // And it reads back as a time.
+    e.ok(T0, &["--now", &end, "ring", "show", "long"]);
+}

@@ -204,7 +204,7 @@ pub fn parse_public_identity(text: &str) -> Result<PublicIdentity> {
     })
 }
 
-/// Reads a pin file (the pin in hex, at most 64 KiB).
+/// Reads a pin file (the pin in hex, at most 32,988 bytes).
 pub fn read_pin_file(path: &Path) -> Result<Pin> {
     let bytes = crate::input::read_path(path, Input::Pin)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -406,6 +406,9 @@ pub fn parse_time(text: &str) -> Result<u64> {
         )
     };
     let t = text.trim();
+    if let Some(secs) = parse_utc_exact(t) {
+        return Ok(secs);
+    }
     // A numeric offset: parse the local time and move it to UTC.
     let (local, offset) = match t.len().checked_sub(6).and_then(|i| t.split_at_checked(i)) {
         Some((base, off))
@@ -441,14 +444,97 @@ pub fn parse_time(text: &str) -> Result<u64> {
     })
 }
 
-/// Formats Unix seconds as RFC 3339.
+/// Formats Unix seconds as RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`). Any `u64` formats: a year past
+/// 9999 (an epoch's end under a long interval) is written with as many digits as it needs,
+/// and [`parse_time`] reads it back.
 pub fn format_time(secs: u64) -> String {
-    std::time::UNIX_EPOCH
-        .checked_add(std::time::Duration::from_secs(secs))
-        .map_or_else(
-            || secs.to_string(),
-            |t| humantime::format_rfc3339_seconds(t).to_string(),
-        )
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm,
+/// for days ≥ 0).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (year ≥ 1970), or `None` when it is
+/// not a date.
+fn days_from_civil(y: u64, m: u64, d: u64) -> Option<u64> {
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let max = *month_days.get(usize::try_from(m.checked_sub(1)?).ok()?)?;
+    if y < 1970 || d == 0 || d > max {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
+}
+
+/// The exact form [`format_time`] writes (any number of year digits), parsed.
+fn parse_utc_exact(t: &str) -> Option<u64> {
+    let (date, time) = t.strip_suffix('Z')?.split_once('T')?;
+    let mut dp = date.rsplitn(3, '-');
+    let (d, m, y) = (dp.next()?, dp.next()?, dp.next()?);
+    let num = |s: &str, len: Option<usize>| -> Option<u64> {
+        if s.is_empty()
+            || !s.bytes().all(|b| b.is_ascii_digit())
+            || len.is_some_and(|l| s.len() != l)
+        {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (y, m, d) = (num(y, None)?, num(m, Some(2))?, num(d, Some(2))?);
+    if y < 1000 {
+        return None;
+    }
+    let mut tp = time.split(':');
+    let (hh, mm, ss) = (
+        num(tp.next()?, Some(2))?,
+        num(tp.next()?, Some(2))?,
+        num(tp.next()?, Some(2))?,
+    );
+    if tp.next().is_some() || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    days_from_civil(y, m, d)?
+        .checked_mul(86_400)?
+        .checked_add(hh * 3_600 + mm * 60 + ss)
 }
 
 /// Parses a duration like `1d`, `8h`, `30d`, `90m` into seconds.
@@ -461,4 +547,44 @@ pub fn parse_duration(text: &str) -> Result<u64> {
                 format!("{text:?} is not a duration (like 1d, 8h, 30m)"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_time_formats_and_parses_back() {
+        for secs in [
+            0,
+            1,
+            86_399,
+            951_782_400,
+            1_893_456_000,
+            253_402_300_799,
+            253_402_300_800,
+            4_000_000_000_000,
+            1 << 62,
+            u64::MAX / 2,
+        ] {
+            let text = format_time(secs);
+            assert_eq!(parse_time(&text).unwrap(), secs, "{text}");
+        }
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_time(253_402_300_800), "10000-01-01T00:00:00Z");
+        for bad in [
+            "2001-02-29T00:00:00Z",
+            "2030-13-01T00:00:00Z",
+            "2030-01-01T24:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_time("2030-01-01T01:00:00+01:00").unwrap(),
+            1_893_456_000
+        );
+    }
 }

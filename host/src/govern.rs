@@ -127,7 +127,14 @@ pub fn describe_change(base: &Governance, next: &Governance) -> String {
         ));
     }
     if !c.revoked_epochs.is_empty() {
-        parts.push(format!("revokes epochs {:?}", c.revoked_epochs));
+        parts.push(format!(
+            "revokes epochs {}",
+            c.revoked_epochs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if c.shredding {
         parts.push(format!(

@@ -16,7 +16,9 @@ use crate::{Host, files};
 /// Where a secret came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// Sealed by a key holder of the ring (suite 1): its origin is authenticated.
+    /// Sealed with the interval's leaf (suite 1): by a key holder, or by whoever else holds
+    /// that leaf (a grant holder who extracted its nodes, within the grant's scope); a
+    /// seal-only party cannot make one.
     KeyHolder,
     /// Sealed by a seal-only party: anyone holding the ring's public part (a browser, a
     /// partner) can make such a secret, so its origin is not authenticated.

@@ -214,19 +214,42 @@ impl<S: Store> Host<S> {
     /// The ring `name` with its audit chain and request log in one snapshot, each verified
     /// first (a chain or log that does not verify is not exported: `Tampered`).
     pub fn export_snapshot(&self, name: &str) -> Result<Vec<u8>> {
-        let l = self.load(name)?;
-        let audit = self
-            .store
-            .read_audit(name)?
-            .iter()
-            .map(|line| Ok(AuditRecord::from_json(line)?.as_bytes().to_vec()))
-            .collect::<Result<Vec<_>>>()?;
-        let frames = self.store.read_requests(name)?;
-        verified_streams(&l.ring, &audit, &frames)?;
-        encode(&Parts {
-            ring: l.ring.to_bytes(),
-            audit,
-            frames,
+        self.retry(|| {
+            let l = self.load(name)?;
+            let streams = (|| {
+                let audit = self
+                    .store
+                    .read_audit(name)?
+                    .iter()
+                    .map(|line| Ok(AuditRecord::from_json(line)?.as_bytes().to_vec()))
+                    .collect::<Result<Vec<_>>>()?;
+                let frames = self.store.read_requests(name)?;
+                verified_streams(&l.ring, &audit, &frames)?;
+                Ok((audit, frames))
+            })();
+            let (audit, frames) = streams.map_err(|e: HostError| {
+                // Streams read while the ring moved or changed are not tampering: again.
+                if self.store.load(name).ok().flatten().map(|(_, v)| v) == Some(l.version) {
+                    e
+                } else {
+                    HostError::new(
+                        ErrorKind::Conflict,
+                        "the ring moved or changed while it was exported: retry",
+                    )
+                }
+            })?;
+            let bytes = encode(&Parts {
+                ring: l.ring.to_bytes(),
+                audit,
+                frames,
+            })?;
+            if bytes.len() > crate::input::Input::Snapshot.limit() {
+                return Err(HostError::new(
+                    ErrorKind::TooLarge,
+                    "the ring's snapshot would be larger than an import accepts (1 GiB)",
+                ));
+            }
+            Ok(bytes)
         })
     }
 
@@ -264,6 +287,20 @@ impl<S: Store> Host<S> {
                 ErrorKind::InvalidInput,
                 format!("a ring named {:?} already exists in the store", s.name),
             ));
+        }
+        // One ring, one name in a store: a copy under a second name would fork it.
+        for other in self.store.rings()? {
+            if let Some((blob, _)) = self.store.load(&other)?
+                && crate::ring_id_of(&blob).ok() == Some(s.ring.id())
+            {
+                return Err(HostError::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "the store already holds this ring (id {}) under the name {other:?}",
+                        s.ring.id()
+                    ),
+                ));
+            }
         }
         if self.explicit_pin.is_none() {
             self.pins

@@ -299,7 +299,15 @@ impl FileStore {
     /// [`FileStore::lock`] for a caller that already holds the names lock (`names_held`).
     fn lock_with(&self, dir: &Path, names_held: bool) -> Result<Locked> {
         ensure_dir(&self.root)?;
-        ensure_dir(dir)?;
+        if names_held {
+            // Only a write that claims the name creates its directory.
+            ensure_dir(dir)?;
+        } else if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                "the ring moved or was removed: reload and retry",
+            ));
+        }
         let path = dir.join("lock");
         let file = open_regular(
             &path,
@@ -850,6 +858,12 @@ impl Store for FileStore {
             ));
         }
         let _lock = self.lock(&dir)?;
+        if !dir.join("ring").exists() {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                "the ring moved or was removed: reload and retry",
+            ));
+        }
         Self::append_audit_locked(&dir, expected, records)
     }
 
@@ -869,6 +883,12 @@ impl Store for FileStore {
             ));
         }
         let _lock = self.lock(&dir)?;
+        if !dir.join("ring").exists() {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                "the ring moved or was removed: reload and retry",
+            ));
+        }
         let path = dir.join("requests.jsonl");
         let head = Self::request_head(&path)?;
         if frame.seq() != head.seq.saturating_add(1) || frame.prev() != head.hash {

@@ -1,6 +1,8 @@
 //! Views: plain data the verbs return, each with one JSON form ([`ToJson`]) that every
-//! surface shows as it is (the `dkm` command's `--json` output is exactly this form). Times
-//! in JSON are RFC 3339; ids are hex. No view carries key material or a plaintext.
+//! surface shows as it is (the `dkm` command's `--json` output is exactly this form), read
+//! back by [`FromJson`] only from exactly that form. Times in views' JSON are RFC 3339 (the
+//! audit record's stored line and event values keep Unix seconds); ids are hex. No view
+//! carries key material or a plaintext.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use dkm_core::access::{RequestId, RequestKind, RequestState, RequestStatus, Scope, SignedRequest};
@@ -28,6 +30,40 @@ pub trait FromJson: Sized {
     /// The view of `v`.
     fn from_json(v: &Value) -> Result<Self>;
 }
+
+/// How a view is read from JSON before the check that its JSON form is exactly the input.
+trait ParseJson: Sized {
+    fn parse_json(v: &Value) -> Result<Self>;
+}
+
+/// Every view reads back only from exactly its own JSON form: a field that disagrees with the
+/// others (an id that is not its public identity's, a description that is not the request's,
+/// a head beside a problem), an extra field or a missing one is refused.
+macro_rules! from_json_exact {
+    ($($t:ty),*) => {$(
+        impl FromJson for $t {
+            fn from_json(v: &Value) -> Result<$t> {
+                let view = <$t as ParseJson>::parse_json(v)?;
+                if view.to_json() != *v {
+                    return Err(HostError::new(
+                        ErrorKind::InvalidInput,
+                        "the JSON form is not the one this view gives: fields disagree, or one is extra",
+                    ));
+                }
+                Ok(view)
+            }
+        }
+    )*};
+}
+
+from_json_exact!(
+    RingInfo,
+    KeyListing,
+    RequestView,
+    IssuedGrant,
+    ChangeOutcome,
+    AuditReport
+);
 
 fn bad_json(field: &str) -> HostError {
     HostError::new(
@@ -508,15 +544,21 @@ pub fn audit_record_text(r: &AuditRecord) -> String {
     )
 }
 
-impl FromJson for RingInfo {
-    fn from_json(v: &Value) -> Result<RingInfo> {
+impl ParseJson for RingInfo {
+    fn parse_json(v: &Value) -> Result<RingInfo> {
         let members = arr_of(v, "members")?
             .iter()
             .map(|m| {
+                let public = str_of(m, "public")?;
+                let id = IdentityId(id_of(m, "id")?);
+                // The id is the public identity's own.
+                if named(dkm_core::PublicIdentity::from_text(public), "public")?.id() != id {
+                    return Err(bad_json("id"));
+                }
                 Ok(MemberView {
                     role: named(Role::parse(str_of(m, "role")?), "role")?,
-                    id: IdentityId(id_of(m, "id")?),
-                    public: str_of(m, "public")?.to_owned(),
+                    id,
+                    public: public.to_owned(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -581,8 +623,8 @@ impl FromJson for RingInfo {
     }
 }
 
-impl FromJson for KeyListing {
-    fn from_json(v: &Value) -> Result<KeyListing> {
+impl ParseJson for KeyListing {
+    fn parse_json(v: &Value) -> Result<KeyListing> {
         let ring = RingId(id_of(v, "ring")?);
         let current = match field(v, "current")? {
             Value::Null => None,
@@ -634,8 +676,8 @@ impl FromJson for KeyListing {
     }
 }
 
-impl FromJson for RequestView {
-    fn from_json(v: &Value) -> Result<RequestView> {
+impl ParseJson for RequestView {
+    fn parse_json(v: &Value) -> Result<RequestView> {
         let access = match opt_u64(v, "duration_secs")? {
             None => None,
             Some(secs) => {
@@ -687,8 +729,8 @@ impl FromJson for RequestView {
     }
 }
 
-impl FromJson for IssuedGrant {
-    fn from_json(v: &Value) -> Result<IssuedGrant> {
+impl ParseJson for IssuedGrant {
+    fn parse_json(v: &Value) -> Result<IssuedGrant> {
         let bytes =
             Base64UrlUnpadded::decode_vec(str_of(v, "grant")?).map_err(|_| bad_json("grant"))?;
         let g = IssuedGrant::from(&named(SignedGrant::parse(&bytes), "grant")?);
@@ -708,8 +750,8 @@ impl FromJson for IssuedGrant {
     }
 }
 
-impl FromJson for ChangeOutcome {
-    fn from_json(v: &Value) -> Result<ChangeOutcome> {
+impl ParseJson for ChangeOutcome {
+    fn parse_json(v: &Value) -> Result<ChangeOutcome> {
         match str_of(v, "outcome")? {
             "applied" => Ok(ChangeOutcome::Applied {
                 version: u64_of(v, "version")?,
@@ -723,8 +765,8 @@ impl FromJson for ChangeOutcome {
     }
 }
 
-impl FromJson for AuditReport {
-    fn from_json(v: &Value) -> Result<AuditReport> {
+impl ParseJson for AuditReport {
+    fn parse_json(v: &Value) -> Result<AuditReport> {
         let head = match field(v, "head")? {
             Value::Null => None,
             h => Some(Anchor {

@@ -508,10 +508,29 @@ fn views_round_trip_through_json() {
     h.approve("r", req, "security", &fx.sec).unwrap();
     let g = h.grant("r", req, &fx.svc1).unwrap();
     assert_eq!(IssuedGrant::from_json(&g.to_json()).unwrap(), g);
-    // A JSON form that lies is refused, never half-read.
+    // A JSON form that lies is refused, never half-read: a bad value, fields that disagree
+    // with each other, an extra field.
     let mut bad = info.to_json();
     bad["members"][0]["role"] = "owner".into();
     assert_eq!(kind(RingInfo::from_json(&bad)), ErrorKind::InvalidInput);
+    let mut bad = info.to_json();
+    bad["members"][0]["id"] = info.members[1].id.to_string().into();
+    assert_eq!(kind(RingInfo::from_json(&bad)), ErrorKind::InvalidInput);
+    let mut bad = views[1].to_json();
+    bad["description"] = "access to everything".into();
+    assert_eq!(kind(RequestView::from_json(&bad)), ErrorKind::InvalidInput);
+    let mut bad = report.to_json();
+    bad["problem"] = serde_json::json!({"index": 0, "fault": "malformed record"});
+    assert_eq!(kind(AuditReport::from_json(&bad)), ErrorKind::InvalidInput);
+    let mut bad = keys.to_json();
+    bad["epochs"][0]["readable"] = serde_json::json!([[0, 1, 2]]);
+    assert_eq!(
+        kind(dkm_core::ring::KeyListing::from_json(&bad)),
+        ErrorKind::InvalidInput
+    );
+    let mut bad = g.to_json();
+    bad["extra"] = 1.into();
+    assert_eq!(kind(IssuedGrant::from_json(&bad)), ErrorKind::InvalidInput);
 }
 
 #[test]
@@ -594,6 +613,34 @@ fn a_snapshot_moves_a_ring_and_a_tampered_one_is_refused() {
         FileStore::new(fx.store_dir("third")).rings().unwrap(),
         vec!["r".to_owned()]
     );
+    // One ring, one name: after a rename, an import of the old snapshot (by a host that
+    // never pinned it) would fork the ring under its old name: refused.
+    third.rename_ring("r", "s", &fx.admin).unwrap();
+    let fresh = fx.host_on("third", "fresh-pins", T1);
+    assert_eq!(kind(fresh.import_snapshot(&snap)), ErrorKind::InvalidInput);
+    assert_eq!(
+        FileStore::new(fx.store_dir("third")).rings().unwrap(),
+        vec!["s".to_owned()]
+    );
+}
+
+#[test]
+fn a_write_that_lost_a_race_with_a_rename_leaves_no_directory_behind() {
+    let fx = Fx::new();
+    let h = fx.ring();
+    let stale = h.load("r").unwrap();
+    h.rename_ring("r", "s", &fx.admin).unwrap();
+    // A writer still holding the old name's version: Conflict, and no "r" directory appears.
+    let store = FileStore::new(fx.store_dir("store"));
+    let e = store
+        .compare_and_swap("r", Some(stale.version), &stale.ring.to_bytes(), &|_| {
+            Ok(Vec::new())
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    assert!(!fx.store_dir("store").join("r").exists());
+    // So the old name can hold a new ring again.
+    h.create_ring("r", &fx.admin, Policy::default()).unwrap();
 }
 
 #[test]
