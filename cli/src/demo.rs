@@ -62,7 +62,7 @@ fn requested(o: ChangeOutcome) -> Result<RequestId> {
 /// Runs the demo.
 #[allow(clippy::too_many_lines)]
 pub fn run() -> Result<()> {
-    let t0 = Clock::system()?.now;
+    let t0 = Clock::system().now()?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

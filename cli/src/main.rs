@@ -415,7 +415,7 @@ fn err(kind: ErrorKind, message: impl Into<String>) -> HostError {
 fn clock(now: Option<&str>) -> Result<Clock> {
     match now {
         Some(t) => Ok(Clock::fixed(parse_time(t)?)),
-        None => Clock::system(),
+        None => Ok(Clock::system()),
     }
 }
 

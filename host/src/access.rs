@@ -51,8 +51,8 @@ impl<S: Store> Host<S> {
                 reason,
                 duration_secs,
                 scope.clone(),
-                self.now(),
-                &mut *self.rng.borrow_mut(),
+                self.now()?,
+                &mut self.op_rng(),
             )?;
             let hash = req.hash();
             self.log_request(name, &l, req, None, requester)?;
@@ -64,9 +64,10 @@ impl<S: Store> Host<S> {
     pub fn requests(&self, name: &str) -> Result<Vec<RequestView>> {
         let l = self.load(name)?;
         let log = self.log(name, &l.ring)?;
+        let now = self.now()?;
         let mut out = Vec::new();
         for r in log.requests() {
-            let status = log.status(&l.ring, &r.hash(), self.now())?;
+            let status = log.status(&l.ring, &r.hash(), now)?;
             let change = match log.request(&r.hash()) {
                 Some((_, Some(content))) => match Governance::from_content_bytes(content) {
                     Ok(next) => {
@@ -120,7 +121,8 @@ impl<S: Store> Host<S> {
             let l = self.load(name)?;
             let log = self.log(name, &l.ring)?;
             let checked = self.audit_head(name, &l)?;
-            let entry = log.decide(&l.ring, request, level, verdict, approver, self.now())?;
+            let now = self.now()?;
+            let entry = log.decide(&l.ring, request, level, verdict, approver, now)?;
             let dkm_core::access::LogRecord::Decision(d) = entry.record() else {
                 return Err(HostError::new(
                     ErrorKind::Internal,
@@ -128,7 +130,7 @@ impl<S: Store> Host<S> {
                 ));
             };
             let (action, detail) = decision_record(d);
-            let (now, flags, id) = (self.now(), self.flags(), l.ring.id());
+            let (flags, id) = (self.flags(), l.ring.id());
             self.store.append_request(name, &entry, &|head| {
                 crate::audit::at_checked_head(checked, head, |head| {
                     Ok(vec![AuditRecord::sign(
@@ -144,23 +146,17 @@ impl<S: Store> Host<S> {
     pub fn grant(&self, name: &str, request: RequestId, holder: &Identity) -> Result<IssuedGrant> {
         let request = &request.0;
         self.retry(|| {
+            let now = self.now()?;
             let l = self.load(name)?;
             let head = self.audit_head(name, &l)?;
             let log = self.log(name, &l.ring)?;
-            l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
+            l.ring.recheck_since(0, &log.quorum_check(now))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
-            let (m, id) = kh.issue_grant(
-                holder,
-                self.now(),
-                &mut *self.rng.borrow_mut(),
-                &log,
-                request,
-                head,
-            )?;
+            let (m, id) = kh.issue_grant(holder, now, &mut self.op_rng(), &log, request, head)?;
             self.commit(
                 name,
                 (&l.pin, l.version),
-                head,
+                (head, now),
                 kh.ring(),
                 &m.events,
                 holder,

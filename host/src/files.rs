@@ -268,16 +268,7 @@ impl PinBook {
     /// Saves `pin` (replacing the previous one by rename) unless the saved one is newer:
     /// pins only move forward, also when processes race (a lock orders the savers).
     pub fn save(&self, pin: &Pin) -> Result<()> {
-        fs::create_dir_all(&self.dir).map_err(|e| HostError::io("cannot create", &self.dir, &e))?;
-        let lock_path = self.dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| HostError::io("cannot open", &lock_path, &e))?;
-        lock.lock()
-            .map_err(|e| HostError::io("cannot lock", &lock_path, &e))?;
+        let _lock = self.lock()?;
         if let Ok(Some(old)) = self.get(pin.ring) {
             let gov = |p: &Pin| p.governance.map_or(0, |g| g.version);
             let ks = |p: &Pin| p.key_state.map_or(0, |k| k.version);
@@ -327,6 +318,14 @@ impl PinBook {
                 ),
             )),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // First sight: record it under the pin book's lock, reading again under it, so
+                // two threads or processes seeing the name at once never record two rings.
+                let _lock = self.lock()?;
+                match fs::read_to_string(&path) {
+                    Ok(_) => return self.check_name(store, name, ring),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(HostError::io("cannot read", &path, &e)),
+                }
                 let dir = self.dir.join("names");
                 fs::create_dir_all(&dir).map_err(|e| HostError::io("cannot create", &dir, &e))?;
                 let tmp = dir.join(format!("tmp.{}", std::process::id()));
@@ -336,12 +335,29 @@ impl PinBook {
             Err(e) => Err(HostError::io("cannot read", &path, &e)),
         }
     }
+
+    /// The pin book's lock (`<dir>/.lock`): orders every write of pins and name records,
+    /// between threads (each holds its own open file) and processes alike.
+    fn lock(&self) -> Result<fs::File> {
+        fs::create_dir_all(&self.dir).map_err(|e| HostError::io("cannot create", &self.dir, &e))?;
+        let lock_path = self.dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| HostError::io("cannot open", &lock_path, &e))?;
+        lock.lock()
+            .map_err(|e| HostError::io("cannot lock", &lock_path, &e))?;
+        Ok(lock)
+    }
 }
 
 impl PinBook {
     /// Forgets that ring `name` of the store at `store` held `ring` (after the ring moved to
     /// another name), so the name can hold a new ring; a record of another ring stays.
     pub fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
+        let _lock = self.lock()?;
         let path = self.name_path(store, name);
         match fs::read_to_string(&path) {
             Ok(text) if text.trim() == ring.to_string() => {

@@ -171,7 +171,7 @@ impl<S: Store> Host<S> {
                 format!("a ring named {name:?} already exists in the store"),
             ));
         }
-        let (ring, events) = Ring::create(name, policy, admin, &[], &mut *self.rng.borrow_mut())?;
+        let (ring, events) = Ring::create(name, policy, admin, &[], &mut self.op_rng())?;
         self.pins
             .check_name(&self.store.location(), name, ring.id())
             .map_err(|_| {
@@ -190,7 +190,7 @@ impl<S: Store> Host<S> {
                 ),
             ));
         }
-        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        let (now, flags, id) = (self.now()?, self.flags(), ring.id());
         self.store
             .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
                 crate::audit::at_checked_head(Anchor::EMPTY, head, |head| {
@@ -221,6 +221,7 @@ impl<S: Store> Host<S> {
         edit: impl Fn(&mut Governance) -> Result<()>,
     ) -> Result<ChangeOutcome> {
         self.retry(|| {
+            let now = self.now()?;
             let l = self.load(name)?;
             let mut draft = l.ring.draft();
             edit(&mut draft)?;
@@ -230,8 +231,8 @@ impl<S: Store> Host<S> {
                     &draft,
                     admin,
                     reason,
-                    self.now(),
-                    &mut *self.rng.borrow_mut(),
+                    now,
+                    &mut self.op_rng(),
                 )?;
                 let hash = req.hash();
                 self.log_request(name, &l, req, Some(content), admin)?;
@@ -242,9 +243,15 @@ impl<S: Store> Host<S> {
             let log = self.log(name, &l.ring)?;
             let head = self.audit_head(name, &l)?;
             let mut ring = l.ring;
-            let (_, events) =
-                ring.apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())?;
-            self.commit(name, (&l.pin, l.version), head, &ring, &events, admin)?;
+            let (_, events) = ring.apply_governance(draft, admin, &log.quorum_check(now), now)?;
+            self.commit(
+                name,
+                (&l.pin, l.version),
+                (head, now),
+                &ring,
+                &events,
+                admin,
+            )?;
             Ok(ChangeOutcome::Applied {
                 version: ring.governance().version,
                 pending: ring.is_pending(),
@@ -375,8 +382,9 @@ impl<S: Store> Host<S> {
         let log = self.log(name, ring)?;
         let checked = self.audit_head(name, l)?;
         let (action, detail) = request_record(&req);
-        let entry = log.log_request(ring, req, content, self.now())?;
-        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        let now = self.now()?;
+        let entry = log.log_request(ring, req, content, now)?;
+        let (flags, id) = (self.flags(), ring.id());
         self.store.append_request(name, &entry, &|head| {
             crate::audit::at_checked_head(checked, head, |head| {
                 Ok(vec![AuditRecord::sign(
@@ -390,6 +398,7 @@ impl<S: Store> Host<S> {
     pub fn apply(&self, name: &str, request: RequestId, admin: &Identity) -> Result<u64> {
         let request = &request.0;
         self.retry(|| {
+            let now = self.now()?;
             let l = self.load(name)?;
             let log = self.log(name, &l.ring)?;
             let (_, content) = log.request(request).ok_or_else(|| {
@@ -409,7 +418,7 @@ impl<S: Store> Host<S> {
             let head = self.audit_head(name, &l)?;
             let mut ring = l.ring;
             let (_, events) = ring
-                .apply_governance(draft, admin, &log.quorum_check(self.now()), self.now())
+                .apply_governance(draft, admin, &log.quorum_check(now), now)
                 .map_err(|e| {
                     if e.kind() == ErrorKind::Conflict {
                         HostError::new(
@@ -420,7 +429,14 @@ impl<S: Store> Host<S> {
                         e.into()
                     }
                 })?;
-            self.commit(name, (&l.pin, l.version), head, &ring, &events, admin)?;
+            self.commit(
+                name,
+                (&l.pin, l.version),
+                (head, now),
+                &ring,
+                &events,
+                admin,
+            )?;
             Ok(ring.governance().version)
         })
     }

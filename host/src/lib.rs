@@ -18,12 +18,13 @@ pub mod snapshot;
 pub mod store;
 pub mod views;
 
-use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use chacha20::ChaCha20Rng;
 use dkm_core::access::RequestLog;
 use dkm_core::audit::{FLAG_CLOCK_OVERRIDE, records_for};
-use dkm_core::rand_core::Rng;
+use dkm_core::rand_core::{Rng, SeedableRng};
 use dkm_core::ring::{Anchor, SignedGovernance};
 use dkm_core::rng::SystemRng;
 use dkm_core::{ErrorKind, Event, Identity, Pin, Ring, RingId};
@@ -36,42 +37,72 @@ pub use seal::{Origin, SealOnly, Unsealed};
 pub use store::{FileStore, Store};
 pub use views::{AuditReport, IssuedGrant, RequestView, RingInfo, ToJson};
 
-/// The clock: the system's, or an override (tests, demos) that audit records flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The clock, read at each operation: the system's; a fixed time (tests, demos: audit records
+/// carry the clock-override flag); or a function a binding supplies (JS `Date.now()`, a test's
+/// advancing clock; not flagged).
+#[derive(Clone)]
 pub struct Clock {
-    /// Unix seconds.
-    pub now: u64,
-    /// Set by an override: audit records carry [`FLAG_CLOCK_OVERRIDE`].
-    pub overridden: bool,
+    source: ClockSource,
+}
+
+#[derive(Clone)]
+enum ClockSource {
+    System,
+    Fixed(u64),
+    Function(Arc<dyn Fn() -> u64 + Send + Sync>),
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            ClockSource::System => f.write_str("Clock::system()"),
+            ClockSource::Fixed(t) => write!(f, "Clock::fixed({t})"),
+            ClockSource::Function(_) => f.write_str("Clock::from_fn(..)"),
+        }
+    }
 }
 
 impl Clock {
     /// The system clock.
-    pub fn system() -> Result<Clock> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_err(|_| HostError::new(ErrorKind::OutOfRange, "the system clock is before 1970"))?
-            .as_secs();
-        Ok(Clock {
-            now,
-            overridden: false,
-        })
+    pub fn system() -> Clock {
+        Clock {
+            source: ClockSource::System,
+        }
     }
 
-    /// An overridden clock.
+    /// A fixed time (an override: audit records say so).
     pub fn fixed(now: u64) -> Clock {
         Clock {
-            now,
-            overridden: true,
+            source: ClockSource::Fixed(now),
+        }
+    }
+
+    /// A time source the caller supplies (Unix seconds), read at each operation.
+    pub fn from_fn(now: impl Fn() -> u64 + Send + Sync + 'static) -> Clock {
+        Clock {
+            source: ClockSource::Function(Arc::new(now)),
+        }
+    }
+
+    /// The time now, in Unix seconds.
+    pub fn now(&self) -> Result<u64> {
+        match &self.source {
+            ClockSource::System => Ok(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| {
+                    HostError::new(ErrorKind::OutOfRange, "the system clock is before 1970")
+                })?
+                .as_secs()),
+            ClockSource::Fixed(t) => Ok(*t),
+            ClockSource::Function(f) => Ok(f()),
         }
     }
 
     /// The audit flags of a state change made under this clock.
     pub fn flags(&self) -> u8 {
-        if self.overridden {
-            FLAG_CLOCK_OVERRIDE
-        } else {
-            0
+        match self.source {
+            ClockSource::Fixed(_) => FLAG_CLOCK_OVERRIDE,
+            ClockSource::System | ClockSource::Function(_) => 0,
         }
     }
 }
@@ -113,7 +144,7 @@ pub struct Host<S: Store> {
     store: S,
     pins: PinBook,
     clock: Clock,
-    rng: RefCell<SystemRng>,
+    rng: Mutex<SystemRng>,
     explicit_pin: Option<Pin>,
 }
 
@@ -157,7 +188,7 @@ impl<S: Store> Host<S> {
             store,
             pins,
             clock,
-            rng: RefCell::new(SystemRng::new()?),
+            rng: Mutex::new(SystemRng::new()?),
             explicit_pin: None,
         })
     }
@@ -174,12 +205,29 @@ impl<S: Store> Host<S> {
     }
 
     /// The clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
-    pub(crate) fn now(&self) -> u64 {
-        self.clock.now
+    /// The time now, read from the clock (each call reads it again).
+    pub fn now(&self) -> Result<u64> {
+        self.clock.now()
+    }
+
+    /// A random generator for one operation, seeded from the host's: the shared one is
+    /// locked only to draw the seed, never across a store call or an AEAD.
+    pub(crate) fn op_rng(&self) -> ChaCha20Rng {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        self.shared_rng().fill_bytes(&mut *seed);
+        ChaCha20Rng::from_seed(*seed)
+    }
+
+    fn shared_rng(&self) -> MutexGuard<'_, SystemRng> {
+        // A panic while drawing cannot leave the generator half-updated in a way that
+        // matters (it only moves forward): take it back.
+        self.rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn flags(&self) -> u8 {
@@ -193,7 +241,7 @@ impl<S: Store> Host<S> {
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt + 1 < RETRIES => {
                     last = Some(e);
                     let mut b = [0u8; 1];
-                    self.rng.borrow_mut().fill_bytes(&mut b);
+                    self.shared_rng().fill_bytes(&mut b);
                     let jitter = u64::from(b[0] % 20);
                     std::thread::sleep(Duration::from_millis(2 + jitter));
                 }
@@ -283,19 +331,19 @@ impl<S: Store> Host<S> {
         audit::checked_audit_head(&self.store, name, audit::audit_anchor(&l.ring), l.version)
     }
 
-    /// Writes `ring` over the loaded `version` with the audit records of `events`, at the
-    /// audit head `checked` (from [`Host::audit_head`] on the ring as loaded). A ring whose
+    /// Writes `ring` over the loaded `version` with the audit records of `events` (dated
+    /// `now`, the operation's time), at the audit head `checked` (from [`Host::audit_head`] on the ring as loaded). A ring whose
     /// signed name changed moves to it in the same write.
     pub(crate) fn commit(
         &self,
         name: &str,
         (pin, version): (&Pin, u64),
-        checked: Anchor,
+        (checked, now): (Anchor, u64),
         ring: &Ring,
         events: &[Event],
         actor: &Identity,
     ) -> Result<()> {
-        let (now, flags, id) = (self.now(), self.flags(), ring.id());
+        let (flags, id) = (self.flags(), ring.id());
         // Verified through the pin the ring was loaded with, like any load, before it is
         // written; the pin book keeps the newest pin (saves only move forward).
         let verified = Ring::load(&ring.to_bytes(), pin)?;

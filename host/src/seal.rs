@@ -99,23 +99,22 @@ impl<S: Store> Host<S> {
             let l = self.load(name)?;
             let head = self.audit_head(name, &l)?;
             let log = self.log(name, &l.ring)?;
-            let now = self.now();
+            let now = self.now()?;
             l.ring.recheck_since(0, &log.quorum_check(now))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
             let quorum = log.quorum_check(now);
             let anchors = (head, log.head());
-            let mut rng = self.rng.borrow_mut();
+            let mut rng = self.op_rng();
             let m = if roll {
-                kh.roll_epoch(holder, now, &mut *rng, &quorum, anchors)?
+                kh.roll_epoch(holder, now, &mut rng, &quorum, anchors)?
             } else {
-                kh.maintain(holder, now, &mut *rng, &quorum, anchors)?
+                kh.maintain(holder, now, &mut rng, &quorum, anchors)?
             };
-            drop(rng);
             if m.written {
                 self.commit(
                     name,
                     (&l.pin, l.version),
-                    head,
+                    (head, now),
                     kh.ring(),
                     &m.events,
                     holder,
@@ -136,11 +135,13 @@ impl<S: Store> Host<S> {
         context: &[u8],
     ) -> Result<Vec<u8>> {
         self.retry(|| {
+            // One time for the whole operation (the nested maintain reads the clock itself).
+            let now = self.now()?;
             let mut l = self.load(name)?;
-            if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+            if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(now) {
                 self.maintain(name, holder)?;
                 l = self.load(name)?;
-                if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(self.now()) {
+                if KeyHolder::open(l.ring.clone(), holder)?.needs_maintain(now) {
                     // Another writer changed the governance meanwhile: go round again.
                     return Err(HostError::new(
                         ErrorKind::Conflict,
@@ -151,9 +152,9 @@ impl<S: Store> Host<S> {
             let log = self.log(name, &l.ring)?;
             // Every change the ring carries, asked of the log again (at most 32 records): a
             // key state written meanwhile may carry out a change denied in the log.
-            l.ring.recheck_since(0, &log.quorum_check(self.now()))?;
+            l.ring.recheck_since(0, &log.quorum_check(now))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
-            Ok(kh.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+            Ok(kh.seal(now, plaintext, context, &mut self.op_rng())?)
         })
     }
 
@@ -217,7 +218,7 @@ impl<S: Store> Host<S> {
             version,
             error: None,
         };
-        let (now, flags) = (self.now(), self.flags());
+        let (now, flags) = (self.now()?, self.flags());
         let opened = match origin {
             Origin::SealOnly => {
                 s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)
@@ -246,7 +247,7 @@ impl<S: Store> Host<S> {
     ) -> Result<Vec<u8>> {
         let (carried, blob) = files::parse_public_file(public)?;
         let rp = RingPublic::load(&blob, pin.unwrap_or(&carried))?;
-        Ok(rp.seal(self.now(), plaintext, context, &mut *self.rng.borrow_mut())?)
+        Ok(rp.seal(self.now()?, plaintext, context, &mut self.op_rng())?)
     }
 
     /// Seals like [`Host::seal_to`] and returns the text armor.
