@@ -97,6 +97,59 @@ pub trait Store {
     fn location(&self) -> String;
 }
 
+/// A shared store is a store (several hosts over one memory store, a binding's handle).
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
+        (**self).load(ring)
+    }
+    fn compare_and_swap(
+        &self,
+        ring: &str,
+        expected: Option<u64>,
+        bytes: &[u8],
+        audit: AuditBuilder<'_>,
+    ) -> Result<u64> {
+        (**self).compare_and_swap(ring, expected, bytes, audit)
+    }
+    fn compare_and_swap_moving(
+        &self,
+        ring: &str,
+        to: &str,
+        expected: u64,
+        bytes: &[u8],
+        audit: AuditBuilder<'_>,
+    ) -> Result<u64> {
+        (**self).compare_and_swap_moving(ring, to, expected, bytes, audit)
+    }
+    fn create_with_streams(
+        &self,
+        ring: &str,
+        bytes: &[u8],
+        audit: &[AuditRecord],
+        requests: &[LogEntry],
+    ) -> Result<u64> {
+        (**self).create_with_streams(ring, bytes, audit, requests)
+    }
+    fn read_audit(&self, ring: &str) -> Result<Vec<String>> {
+        (**self).read_audit(ring)
+    }
+    fn append_audit(&self, ring: &str, expected: Anchor, records: &[AuditRecord]) -> Result<()> {
+        (**self).append_audit(ring, expected, records)
+    }
+    fn read_requests(&self, ring: &str) -> Result<Vec<Vec<u8>>> {
+        (**self).read_requests(ring)
+    }
+    fn append_request(&self, ring: &str, frame: &LogEntry, audit: AuditBuilder<'_>) -> Result<()> {
+        (**self).append_request(ring, frame, audit)
+    }
+    fn rings(&self) -> Result<Vec<String>> {
+        (**self).rings()
+    }
+    fn location(&self) -> String {
+        (**self).location()
+    }
+}
+
 /// Aborts the process at a named point when `DKM_FAILPOINT` names it (crash-safety tests).
 pub fn failpoint(name: &str) {
     if std::env::var("DKM_FAILPOINT").is_ok_and(|v| v == name) {
