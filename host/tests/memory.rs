@@ -7,85 +7,14 @@
     clippy::panic
 )] // test code
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{DAY, HOUR, T0, people, story};
+use dkm_core::Policy;
 use dkm_core::ring::Role;
-use dkm_core::{ErrorKind, Identity, Policy};
-use dkm_host::files::generate_identity;
-use dkm_host::{
-    Clock, FileStore, Host, LevelSpec, MemoryStore, PinBook, SealOnly, Store, access_scope,
-};
-
-const T0: u64 = 1_900_000_000;
-const HOUR: u64 = 3_600;
-const DAY: u64 = 86_400;
-
-struct People {
-    admin: Identity,
-    svc: Identity,
-    ops: Identity,
-    sec: Identity,
-    eng: Identity,
-}
-
-fn people() -> People {
-    let id = || generate_identity().unwrap();
-    People {
-        admin: id(),
-        svc: id(),
-        ops: id(),
-        sec: id(),
-        eng: id(),
-    }
-}
-
-/// The story on any store; returns a secret sealed in it.
-fn story<S: Store>(h: &Host<S>, later: &Host<S>, p: &People) -> Vec<u8> {
-    h.create_ring("r", &p.admin, Policy::default()).unwrap();
-    assert_eq!(
-        h.create_ring("r", &p.admin, Policy::default())
-            .unwrap_err()
-            .kind(),
-        ErrorKind::InvalidInput
-    );
-    h.add_member("r", &p.admin, Role::Service, p.svc.public())
-        .unwrap();
-    for a in [&p.ops, &p.sec] {
-        h.add_member("r", &p.admin, Role::Approver, a.public())
-            .unwrap();
-    }
-    let level = |name: &str, who: &Identity| LevelSpec {
-        name: name.into(),
-        quorum: 1,
-        approvers: vec![who.public().clone()],
-    };
-    h.set_approval_levels("r", &p.admin, &[level("ops", &p.ops), level("sec", &p.sec)])
-        .unwrap();
-    h.maintain("r", &p.svc).unwrap();
-    let sealed = later.seal("r", &p.svc, b"kept", b"c").unwrap();
-    let req = later
-        .request_access(
-            "r",
-            &p.eng,
-            "debug",
-            HOUR,
-            access_scope(Some(T0), &[]).unwrap(),
-        )
-        .unwrap();
-    later.approve("r", req, "ops", &p.ops).unwrap();
-    later.approve("r", req, "sec", &p.sec).unwrap();
-    let g = later.grant("r", req, &p.svc).unwrap();
-    let u = later
-        .unseal_with_grant("r", &p.eng, g.id, &sealed, b"c", SealOnly::Refuse)
-        .unwrap();
-    assert_eq!(&u.plaintext[..], b"kept");
-    assert!(later.audit_verify("r").unwrap().problem.is_none());
-    later.rename_ring("r", "s", &p.admin).unwrap();
-    assert_eq!(later.ring_info("s").unwrap().name, "s");
-    assert!(later.audit_verify("s").unwrap().problem.is_none());
-    assert_eq!(later.requests("s").unwrap().len(), 1);
-    sealed
-}
+use dkm_host::{Clock, FileStore, Host, MemoryStore, PinBook, SealOnly};
 
 #[test]
 fn the_story_runs_on_the_memory_store_and_rings_move_between_stores() {
