@@ -10,9 +10,9 @@ unset RUSTFLAGS
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "toolchain: rustfmt, clippy, bare-metal target"
+step "toolchain: rustfmt, clippy, bare-metal, wasm32 and cross-check targets"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-rustup target add thumbv7em-none-eabihf
+rustup target add thumbv7em-none-eabihf wasm32-unknown-unknown x86_64-apple-darwin x86_64-pc-windows-gnu
 
 step "format"
 cargo fmt --all -- --check
@@ -23,6 +23,12 @@ cargo clippy -p dkm-core --all-targets --no-default-features --locked -- -D warn
 
 step "dkm-core builds for bare metal (thumbv7em-none-eabihf, no std)"
 cargo build -p dkm-core --no-default-features --target thumbv7em-none-eabihf --locked
+
+step "dkm-host is portable: without files or OS randomness for wasm32, checked for macOS and Windows"
+cargo clippy -p dkm-host --no-default-features --locked -- -D warnings
+cargo build -p dkm-host --no-default-features --target wasm32-unknown-unknown --locked
+cargo check -p dkm-host --target x86_64-apple-darwin --locked
+cargo check -p dkm-host --target x86_64-pc-windows-gnu --locked
 
 step "tests (workspace, default features; includes doctests and frozen test vectors)"
 cargo test --workspace --locked

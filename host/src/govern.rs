@@ -9,7 +9,7 @@ use dkm_core::{ErrorKind, GrantId, Identity, Policy, PublicIdentity, Ring, RingI
 
 use crate::error::{HostError, Result};
 use crate::store::{self, Store};
-use crate::{Host, files};
+use crate::{Host, text};
 
 /// What a governance change did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl LevelSpec {
         })?;
         let approvers = pubs
             .split(',')
-            .map(crate::files::parse_public_identity)
+            .map(crate::text::parse_public_identity)
             .collect::<Result<Vec<_>>>()?;
         Ok(LevelSpec {
             name: name.to_owned(),
@@ -139,13 +139,13 @@ pub fn describe_change(base: &Governance, next: &Governance) -> String {
     if c.shredding {
         parts.push(format!(
             "shreds every interval ending before {}",
-            files::format_time(next.shred_before)
+            text::format_time(next.shred_before)
         ));
     }
     if c.write_time_reset {
         parts.push(format!(
             "resets the write time to {}",
-            files::format_time(next.write_time_reset.to)
+            text::format_time(next.write_time_reset.to)
         ));
     }
     for g in &c.revoked_grants {

@@ -111,7 +111,7 @@ impl Input {
         match self {
             Input::Sealed => check_sealed_start(bytes, from),
             Input::Public => {
-                check_magic(bytes, crate::files::PUBLIC_MAGIC, "a dkm public ring file")
+                check_magic(bytes, crate::text::PUBLIC_MAGIC, "a dkm public ring file")
             }
             Input::Snapshot => check_magic(bytes, crate::snapshot::MAGIC, "a dkm ring snapshot"),
             _ => Ok(()),

@@ -10,14 +10,19 @@
 mod access;
 mod audit;
 pub mod error;
+#[cfg(all(feature = "file-store", unix))]
+mod file_store;
+#[cfg(all(feature = "file-store", unix))]
 pub mod files;
 pub mod foreign;
 mod govern;
 pub mod input;
 pub mod memory;
+pub mod pins;
 mod seal;
 pub mod snapshot;
 pub mod store;
+pub mod text;
 pub mod views;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,19 +31,24 @@ use std::time::Duration;
 use chacha20::ChaCha20Rng;
 use dkm_core::access::RequestLog;
 use dkm_core::audit::{FLAG_CLOCK_OVERRIDE, records_for};
-use dkm_core::rand_core::{Rng, SeedableRng};
+#[cfg(feature = "system-rng")]
+use dkm_core::rand_core::Rng;
+use dkm_core::rand_core::SeedableRng;
 use dkm_core::ring::{Anchor, SignedGovernance};
-use dkm_core::rng::SystemRng;
 use dkm_core::{ErrorKind, Event, Identity, Pin, Ring, RingId};
 
 pub use access::access_scope;
 pub use error::{HostError, Result};
+#[cfg(all(feature = "file-store", unix))]
+pub use file_store::FileStore;
+#[cfg(all(feature = "file-store", unix))]
 pub use files::PinBook;
 pub use foreign::{Commit, ForeignAdapter, ForeignStore, RingWrite, Stream};
 pub use govern::{ChangeOutcome, LevelSpec, describe_change};
 pub use memory::MemoryStore;
+pub use pins::{MemoryPins, PinStore};
 pub use seal::{Origin, SealOnly, Unsealed};
-pub use store::{FileStore, Store};
+pub use store::Store;
 pub use views::{AuditReport, IssuedGrant, RequestView, RingInfo, ToJson};
 
 /// The clock, read at each operation: the system's; a fixed time (tests, demos: audit records
@@ -143,12 +153,22 @@ impl From<HostError> for LoadError {
 /// How many times a lost compare-and-swap is retried.
 const RETRIES: u32 = 64;
 
-/// The operations of a host on one store: every verb a surface calls.
+/// Where a host's randomness comes from: fills a buffer with bytes from a cryptographically
+/// secure source (the OS's by default; `crypto.getRandomValues` in a browser).
+pub type Entropy = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// How a host waits between retries of a lost race (`std::thread::sleep` by default; a
+/// binding without threads passes its own, or none).
+pub type Pause = Box<dyn Fn(Duration) + Send + Sync>;
+
+/// The operations of a host on one store: every verb a surface calls. `Send + Sync`: one host
+/// serves many threads.
 pub struct Host<S: Store> {
     store: S,
-    pins: PinBook,
+    pins: Box<dyn PinStore>,
     clock: Clock,
-    rng: Mutex<SystemRng>,
+    entropy: Mutex<Entropy>,
+    pause: Pause,
     explicit_pin: Option<Pin>,
 }
 
@@ -186,15 +206,46 @@ pub(crate) fn first_signer(blob: &[u8]) -> Result<dkm_core::PublicIdentity> {
 }
 
 impl<S: Store> Host<S> {
-    /// A host on `store` keeping pins in `pins`, with `clock`.
-    pub fn new(store: S, pins: PinBook, clock: Clock) -> Result<Host<S>> {
-        Ok(Host {
+    /// A host on `store` keeping pins in `pins`, with `clock` and the operating system's
+    /// randomness (the `system-rng` feature).
+    #[cfg(feature = "system-rng")]
+    pub fn new(store: S, pins: impl PinStore + 'static, clock: Clock) -> Result<Host<S>> {
+        let mut rng = dkm_core::rng::SystemRng::new()?;
+        Ok(Host::with_entropy(
             store,
             pins,
             clock,
-            rng: Mutex::new(SystemRng::new()?),
+            Box::new(move |buf: &mut [u8]| rng.fill_bytes(buf)),
+        ))
+    }
+
+    /// A host whose randomness comes from `entropy` (a binding's secure source), for targets
+    /// without the operating system's (`wasm32-unknown-unknown`).
+    pub fn with_entropy(
+        store: S,
+        pins: impl PinStore + 'static,
+        clock: Clock,
+        entropy: Entropy,
+    ) -> Host<S> {
+        Host {
+            store,
+            pins: Box::new(pins),
+            clock,
+            entropy: Mutex::new(entropy),
+            pause: Box::new(std::thread::sleep),
             explicit_pin: None,
-        })
+        }
+    }
+
+    /// Waits between retries with `pause` instead of `std::thread::sleep`.
+    pub fn with_pause(mut self, pause: Pause) -> Host<S> {
+        self.pause = pause;
+        self
+    }
+
+    /// A new identity from the host's randomness.
+    pub fn generate_identity(&self) -> Identity {
+        Identity::generate(&mut self.op_rng())
     }
 
     /// Verifies every ring through `pin` instead of the pin book's.
@@ -222,14 +273,14 @@ impl<S: Store> Host<S> {
     /// locked only to draw the seed, never across a store call or an AEAD.
     pub(crate) fn op_rng(&self) -> ChaCha20Rng {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-        self.shared_rng().fill_bytes(&mut *seed);
+        (self.entropy())(&mut *seed);
         ChaCha20Rng::from_seed(*seed)
     }
 
-    fn shared_rng(&self) -> MutexGuard<'_, SystemRng> {
-        // A panic while drawing cannot leave the generator half-updated in a way that
-        // matters (it only moves forward): take it back.
-        self.rng
+    fn entropy(&self) -> MutexGuard<'_, Entropy> {
+        // A panic while drawing cannot leave the source half-updated in a way that matters
+        // (it only moves forward): take it back.
+        self.entropy
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -245,9 +296,9 @@ impl<S: Store> Host<S> {
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt + 1 < RETRIES => {
                     last = Some(e);
                     let mut b = [0u8; 1];
-                    self.shared_rng().fill_bytes(&mut b);
+                    (self.entropy())(&mut b);
                     let jitter = u64::from(b[0] % 20);
-                    std::thread::sleep(Duration::from_millis(2 + jitter));
+                    (self.pause)(Duration::from_millis(2 + jitter));
                 }
                 other => return other,
             }

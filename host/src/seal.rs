@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::audit::{StoreSink, audit_anchor};
 use crate::error::{HostError, Result};
 use crate::store::Store;
-use crate::{Host, files};
+use crate::{Host, text};
 
 /// Where a secret came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,7 +232,7 @@ impl<S: Store> Host<S> {
     /// What a seal-only party needs: the pin and the ring blob.
     pub fn export_public(&self, name: &str) -> Result<Vec<u8>> {
         let l = self.load(name)?;
-        Ok(files::public_file(&l.ring.pin(), &l.ring.to_bytes()))
+        Ok(text::public_file(&l.ring.pin(), &l.ring.to_bytes()))
     }
 
     /// Seals to a ring's public part (seal-only: no secret identity), at the host's clock.
@@ -245,7 +245,7 @@ impl<S: Store> Host<S> {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        let (carried, blob) = files::parse_public_file(public)?;
+        let (carried, blob) = text::parse_public_file(public)?;
         let rp = RingPublic::load(&blob, pin.unwrap_or(&carried))?;
         Ok(rp.seal(self.now()?, plaintext, context, &mut self.op_rng())?)
     }

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use dkm_core::ErrorKind;
 
-use crate::files::format_time;
 use crate::store::Store;
+use crate::text::format_time;
 use crate::{ChangeOutcome, Host, HostError, Result};
 
 /// A view's one JSON form.
@@ -104,13 +104,13 @@ fn arr_of<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>> {
 }
 
 fn time_of(v: &Value, name: &str) -> Result<u64> {
-    crate::files::parse_time(str_of(v, name)?).map_err(|_| bad_json(name))
+    crate::text::parse_time(str_of(v, name)?).map_err(|_| bad_json(name))
 }
 
 fn opt_time(v: &Value, name: &str) -> Result<Option<u64>> {
     match field(v, name)? {
         Value::Null => Ok(None),
-        Value::String(t) => crate::files::parse_time(t)
+        Value::String(t) => crate::text::parse_time(t)
             .map(Some)
             .map_err(|_| bad_json(name)),
         _ => Err(bad_json(name)),
@@ -684,7 +684,7 @@ impl ParseJson for RequestView {
                 let scope = field(v, "scope")?;
                 let scope = if let Some(t) = scope.get("since") {
                     Scope::Since(
-                        crate::files::parse_time(t.as_str().ok_or_else(|| bad_json("scope"))?)
+                        crate::text::parse_time(t.as_str().ok_or_else(|| bad_json("scope"))?)
                             .map_err(|_| bad_json("scope"))?,
                     )
                 } else {

@@ -111,3 +111,79 @@ fn memory_store_writes_are_atomic_under_threads() {
         .count();
     assert_eq!(rolls, 17);
 }
+
+/// A host with no file system at all, as a browser or an edge function builds it: the memory
+/// store, memory pins, randomness and time from the embedder, retries without sleeping.
+#[test]
+fn a_host_without_files_runs_the_story_and_pins() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let now = Arc::new(AtomicU64::new(T0));
+    let clock = {
+        let now = Arc::clone(&now);
+        Clock::from_fn(move || now.load(Ordering::SeqCst))
+    };
+    // The embedder's secure source (here the OS's, as crypto.getRandomValues would be).
+    let mut os = dkm_core::rng::SystemRng::new().unwrap();
+    let entropy: dkm_host::Entropy =
+        Box::new(move |buf: &mut [u8]| dkm_core::rand_core::Rng::fill_bytes(&mut os, buf));
+    let store = Arc::new(MemoryStore::new());
+    let pins = Arc::new(dkm_host::MemoryPins::new());
+    let h = Host::with_entropy(
+        Arc::clone(&store),
+        SharedPins(Arc::clone(&pins)),
+        clock,
+        entropy,
+    )
+    .with_pause(Box::new(|_| {}));
+    let p = people();
+    h.create_ring("r", &p.admin, Policy::default()).unwrap();
+    h.add_member("r", &p.admin, Role::Service, p.svc.public())
+        .unwrap();
+    h.maintain("r", &p.svc).unwrap();
+    now.store(T0 + DAY, Ordering::SeqCst);
+    let sealed = h.seal("r", &p.svc, b"no files", b"").unwrap();
+    assert_eq!(
+        &h.unseal("r", &p.svc, &sealed, b"", SealOnly::Refuse)
+            .unwrap()
+            .plaintext[..],
+        b"no files"
+    );
+    let id = h.generate_identity();
+    assert_ne!(id.id(), p.svc.id());
+    // The pins moved forward and name the ring; a substituted ring under the name is refused.
+    let pin = h.load("r").unwrap().ring.pin();
+    assert_eq!(pins.pins(), vec![pin.clone()]);
+    let other = Host::with_entropy(
+        MemoryStore::new(),
+        dkm_host::MemoryPins::new(),
+        Clock::fixed(T0),
+        Box::new(|buf: &mut [u8]| buf.fill(7)),
+    );
+    let other_id = other.create_ring("r", &p.eng, Policy::default()).unwrap();
+    use dkm_host::{PinStore, Store};
+    assert_eq!(
+        pins.check_name(&store.location(), "r", other_id)
+            .unwrap_err()
+            .kind(),
+        dkm_core::ErrorKind::Tampered
+    );
+    pins.check_name(&store.location(), "r", pin.ring).unwrap();
+}
+
+/// Memory pins shared between hosts.
+struct SharedPins(Arc<dkm_host::MemoryPins>);
+
+impl dkm_host::PinStore for SharedPins {
+    fn get(&self, ring: dkm_core::RingId) -> dkm_host::Result<Option<dkm_core::Pin>> {
+        self.0.get(ring)
+    }
+    fn save(&self, pin: &dkm_core::Pin) -> dkm_host::Result<()> {
+        self.0.save(pin)
+    }
+    fn check_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
+        self.0.check_name(store, name, ring)
+    }
+    fn forget_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
+        self.0.forget_name(store, name, ring)
+    }
+}
