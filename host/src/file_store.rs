@@ -748,6 +748,40 @@ impl Store for FileStore {
         format!("file:{}", p.display())
     }
 
+    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        use std::os::unix::fs::MetadataExt;
+        // A write in progress (a journal) needs no look: it changes the ring file by a rename
+        // (a new inode) or appends to the request log, and either changes the fingerprint.
+        let dir = self.dir(ring)?;
+        let mut out = Vec::with_capacity(2 * 7 * 8);
+        for (file, required) in [("ring", true), ("requests.jsonl", false)] {
+            let path = dir.join(file);
+            match fs::symlink_metadata(&path) {
+                Ok(m) => {
+                    // The change time cannot be set by a writer (unlike the modification
+                    // time); a ring write is a rename, so the inode changes too.
+                    for v in [
+                        m.dev(),
+                        m.ino(),
+                        m.size(),
+                        m.mtime().cast_unsigned(),
+                        m.mtime_nsec().cast_unsigned(),
+                        m.ctime().cast_unsigned(),
+                        m.ctime_nsec().cast_unsigned(),
+                    ] {
+                        out.extend_from_slice(&v.to_be_bytes());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                    out.push(0);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(HostError::io("cannot read", &path, &e)),
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn rings(&self) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.root) {
             Ok(e) => e,

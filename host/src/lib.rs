@@ -9,6 +9,7 @@
 
 mod access;
 mod audit;
+mod cache;
 pub mod error;
 #[cfg(all(feature = "file-store", unix))]
 mod file_store;
@@ -170,6 +171,7 @@ pub struct Host<S: Store> {
     entropy: Mutex<Entropy>,
     pause: Pause,
     explicit_pin: Option<Pin>,
+    cache: cache::RingCache,
 }
 
 pub(crate) fn ring_id_of(blob: &[u8]) -> Result<RingId> {
@@ -234,6 +236,7 @@ impl<S: Store> Host<S> {
             entropy: Mutex::new(entropy),
             pause: Box::new(std::thread::sleep),
             explicit_pin: None,
+            cache: cache::RingCache::default(),
         }
     }
 

@@ -21,6 +21,8 @@ struct Streams {
     version: u64,
     audit: Vec<String>,
     requests: Vec<String>,
+    /// Counts every change to the ring or its request log (the stamp).
+    changes: u64,
 }
 
 /// Rings in memory (see the module doc). Each store has its own random location, so
@@ -125,6 +127,7 @@ impl Store for MemoryStore {
         s.ring = bytes.to_vec();
         s.version = version;
         s.audit.extend(lines);
+        s.changes += 1;
         Ok(version)
     }
 
@@ -167,6 +170,7 @@ impl Store for MemoryStore {
         s.ring = bytes.to_vec();
         s.version = version;
         s.audit.extend(lines);
+        s.changes += 1;
         map.insert(to.to_owned(), s);
         Ok(version)
     }
@@ -193,6 +197,7 @@ impl Store for MemoryStore {
                 version: 1,
                 audit: audit.iter().map(AuditRecord::to_json).collect(),
                 requests: requests.iter().map(request_line).collect(),
+                changes: 1,
             },
         );
         Ok(1)
@@ -250,7 +255,15 @@ impl Store for MemoryStore {
         let lines = built(&s.audit, audit)?;
         s.requests.push(request_line(frame));
         s.audit.extend(lines);
+        s.changes += 1;
         Ok(())
+    }
+
+    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .map()
+            .get(ring)
+            .map(|s| [s.version.to_be_bytes(), s.changes.to_be_bytes()].concat()))
     }
 
     fn rings(&self) -> Result<Vec<String>> {

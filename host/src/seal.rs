@@ -9,6 +9,7 @@ use dkm_core::{
 use zeroize::Zeroizing;
 
 use crate::audit::{StoreSink, audit_anchor};
+use crate::cache::with_holder;
 use crate::error::{HostError, Result};
 use crate::store::Store;
 use crate::{Host, text};
@@ -126,8 +127,32 @@ impl<S: Store> Host<S> {
 
     /// Seals as the key holder `holder`, running `maintain` first when the ring needs it.
     /// Asks the request log again about every governance change the ring carries (an
-    /// approved change denied in the log before it was signed is refused).
+    /// approved change denied in the log before it was signed is refused). A ring verified
+    /// before and unchanged in the store since is not loaded again.
     pub fn seal(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        let now = self.now()?;
+        let c = self.cached(name)?;
+        let kh = c.holder(holder)?;
+        if !with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
+            c.recheck(now)?;
+            // The keys are derived under the key holder's lock; the AEAD runs outside it.
+            match with_holder(&kh, |k| k.sealing_keys(now)) {
+                Ok(keys) => return Ok(keys.seal(plaintext, context, &mut self.op_rng())?),
+                Err(e) if e.kind() == ErrorKind::Stale => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.seal_loaded(name, holder, plaintext, context)
+    }
+
+    /// [`Host::seal`] with a full load, maintaining first when needed.
+    fn seal_loaded(
         &self,
         name: &str,
         holder: &Identity,
@@ -183,13 +208,16 @@ impl<S: Store> Host<S> {
         context: &[u8],
         seal_only: SealOnly,
     ) -> Result<Unsealed> {
-        let l = self.load(name)?;
-        let mut kh = KeyHolder::open(l.ring, holder)?;
+        let c = self.cached(name)?;
+        let kh = c.holder(holder)?;
         let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
         let origin = Origin::of(&bytes, seal_only)?;
+        // The keys are derived under the key holder's lock; the AEAD runs outside it.
+        let keys = with_holder(&kh, |k| k.opening_keys(&bytes))?;
+        let parsed = SealedSecret::parse(&bytes)?;
         let plaintext = match origin {
-            Origin::SealOnly => kh.unseal_seal_only(&bytes, context)?,
-            Origin::KeyHolder => kh.unseal(&bytes, context)?,
+            Origin::SealOnly => keys.unseal_seal_only(&parsed, context)?,
+            Origin::KeyHolder => keys.unseal(&parsed, context)?,
         };
         Ok(Unsealed { plaintext, origin })
     }

@@ -71,6 +71,16 @@ pub trait Store {
     /// `Conflict`), then the audit records `audit` builds, under one lock.
     fn append_request(&self, ring: &str, frame: &LogEntry, audit: AuditBuilder<'_>) -> Result<()>;
 
+    /// A cheap fingerprint of ring `ring` and its request log that changes whenever either
+    /// does, built only from what the store's writer cannot forge (for files: identity, size,
+    /// modification and change times; never a number inside a file). `None`: unknown or a
+    /// write in progress (the host then loads and verifies the ring in full). The host keeps
+    /// verified rings while their fingerprint stays the same.
+    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        let _ = ring;
+        Ok(None)
+    }
+
     /// The rings in the store.
     fn rings(&self) -> Result<Vec<String>>;
 
@@ -122,6 +132,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn append_request(&self, ring: &str, frame: &LogEntry, audit: AuditBuilder<'_>) -> Result<()> {
         (**self).append_request(ring, frame, audit)
+    }
+    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        (**self).stamp(ring)
     }
     fn rings(&self) -> Result<Vec<String>> {
         (**self).rings()

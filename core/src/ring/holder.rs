@@ -301,6 +301,20 @@ impl KeyHolder {
             .seal(plaintext, context, rng)
     }
 
+    /// The keys [`KeyHolder::seal`] would use at `now` (same checks: `Stale` when pending,
+    /// stale or uncovered), for sealing outside a lock held on this key holder.
+    pub fn sealing_keys(&mut self, now: u64) -> Result<Arc<IntervalKeys>> {
+        let (epoch, interval) = self.seal_target(now)?;
+        self.interval_keys(epoch, interval)
+    }
+
+    /// The keys of the interval a sealed secret (either suite, binary or armored) names, with
+    /// the checks [`KeyHolder::unseal`] makes on its key id (another ring `UnknownKey`,
+    /// `KeyRevoked`, `KeyDestroyed`), for opening it outside a lock held on this key holder.
+    pub fn opening_keys(&mut self, sealed: &[u8]) -> Result<Arc<IntervalKeys>> {
+        Ok(self.open_sealed(sealed)?.0)
+    }
+
     fn open_sealed<'s>(
         &mut self,
         sealed: &'s [u8],

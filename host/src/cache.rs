@@ -1,0 +1,117 @@
+//! Rings a host verified, kept while the store says they did not change: the hot path of a
+//! service (seal and unseal) then costs a store fingerprint ([`Store::stamp`]) instead of a
+//! full load (signatures, the request log, the KEK unwrap). A ring is kept only when its
+//! fingerprint was the same before and after it was loaded, and used only while the store
+//! gives that same fingerprint; a store without fingerprints is never cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dkm_core::access::RequestLog;
+use dkm_core::{Identity, KeyHolder, PublicIdentity};
+
+use crate::error::Result;
+use crate::store::Store;
+use crate::{Host, Loaded};
+
+/// The most rings a host keeps (then it starts over: a simple bound, not an LRU).
+const MAX_CACHED: usize = 1024;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The values behind these locks are only replaced whole: a panic cannot leave one torn.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A verified ring with what was derived from it.
+pub(crate) struct Cached {
+    stamp: Vec<u8>,
+    loaded: Loaded,
+    log: RequestLog,
+    /// The last time at which every governance change the ring carries was asked of the
+    /// request log again and passed.
+    rechecked_at: Mutex<Option<u64>>,
+    /// Key holders opened on this ring (the KEK unwrapped once each).
+    holders: Mutex<Vec<(PublicIdentity, Arc<Mutex<KeyHolder>>)>>,
+}
+
+/// The host's kept rings.
+#[derive(Default)]
+pub(crate) struct RingCache {
+    rings: Mutex<HashMap<String, Arc<Cached>>>,
+}
+
+impl Cached {
+    /// The key holder `identity` opened on this ring (once; `NotAMember` when it is not one).
+    pub(crate) fn holder(&self, identity: &Identity) -> Result<Arc<Mutex<KeyHolder>>> {
+        if let Some((_, kh)) = lock(&self.holders)
+            .iter()
+            .find(|(p, _)| p == identity.public())
+        {
+            return Ok(Arc::clone(kh));
+        }
+        let kh = Arc::new(Mutex::new(KeyHolder::open(
+            self.loaded.ring.clone(),
+            identity,
+        )?));
+        lock(&self.holders).push((identity.public().clone(), Arc::clone(&kh)));
+        Ok(kh)
+    }
+
+    /// Asks the request log about every governance change the ring carries (as a full seal
+    /// does), once per distinct `now`.
+    pub(crate) fn recheck(&self, now: u64) -> Result<()> {
+        if *lock(&self.rechecked_at) == Some(now) {
+            return Ok(());
+        }
+        self.loaded
+            .ring
+            .recheck_since(0, &self.log.quorum_check(now))?;
+        *lock(&self.rechecked_at) = Some(now);
+        Ok(())
+    }
+}
+
+/// Locks a cached key holder for a short step (deriving keys), never across an AEAD.
+pub(crate) fn with_holder<T>(
+    kh: &Mutex<KeyHolder>,
+    f: impl FnOnce(&mut KeyHolder) -> dkm_core::Result<T>,
+) -> Result<T> {
+    Ok(f(&mut lock(kh))?)
+}
+
+impl<S: Store> Host<S> {
+    /// Ring `name` verified: the kept one while the store's fingerprint is unchanged, else
+    /// loaded in full (and kept when the fingerprint held still across the load).
+    pub(crate) fn cached(&self, name: &str) -> Result<Arc<Cached>> {
+        let before = self.store.stamp(name)?;
+        if let Some(stamp) = &before
+            && let Some(c) = lock(&self.cache.rings).get(name)
+            && c.stamp == *stamp
+        {
+            return Ok(Arc::clone(c));
+        }
+        let loaded = self.load(name)?;
+        let log = self.log(name, &loaded.ring)?;
+        let after = self.store.stamp(name)?;
+        let c = Arc::new(Cached {
+            stamp: after.clone().unwrap_or_default(),
+            loaded,
+            log,
+            rechecked_at: Mutex::new(None),
+            holders: Mutex::new(Vec::new()),
+        });
+        let mut rings = lock(&self.cache.rings);
+        match (&before, &after) {
+            (Some(b), Some(a)) if b == a => {
+                if rings.len() >= MAX_CACHED {
+                    rings.clear();
+                }
+                rings.insert(name.to_owned(), Arc::clone(&c));
+            }
+            _ => {
+                rings.remove(name);
+            }
+        }
+        Ok(c)
+    }
+}
