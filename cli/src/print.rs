@@ -75,11 +75,7 @@ pub fn ring_info(i: &RingInfo) {
             "  level {}: {} of {}",
             l.name,
             l.quorum,
-            l.approvers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            dkm_host::approver_list(l)
         );
     }
     outln!("epochs: {}", i.epochs.len());

@@ -184,6 +184,26 @@ impl FileStore {
         Ok(Locked { _file: file })
     }
 
+    /// The directory and lock of an existing ring: "no ring" when there is none, `Conflict`
+    /// when it moved or went away while the lock was awaited.
+    fn lock_ring(&self, ring: &str) -> Result<(PathBuf, Locked)> {
+        let dir = self.dir(ring)?;
+        if !dir.join("ring").exists() {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("no ring named {ring:?} in the store"),
+            ));
+        }
+        let lock = self.lock(&dir)?;
+        if !dir.join("ring").exists() {
+            return Err(HostError::new(
+                ErrorKind::Conflict,
+                "the ring moved or was removed: reload and retry",
+            ));
+        }
+        Ok((dir, lock))
+    }
+
     /// [`FileStore::lock`] for a caller that already holds the names lock (`names_held`).
     fn lock_with(&self, dir: &Path, names_held: bool) -> Result<Locked> {
         ensure_dir(&self.root)?;
@@ -683,20 +703,7 @@ impl Store for FileStore {
     }
 
     fn append_audit(&self, ring: &str, expected: Anchor, records: &[AuditRecord]) -> Result<()> {
-        let dir = self.dir(ring)?;
-        if !dir.join("ring").exists() {
-            return Err(HostError::new(
-                ErrorKind::InvalidInput,
-                format!("no ring named {ring:?} in the store"),
-            ));
-        }
-        let _lock = self.lock(&dir)?;
-        if !dir.join("ring").exists() {
-            return Err(HostError::new(
-                ErrorKind::Conflict,
-                "the ring moved or was removed: reload and retry",
-            ));
-        }
+        let (dir, _lock) = self.lock_ring(ring)?;
         Self::append_audit_locked(&dir, expected, records)
     }
 
@@ -708,20 +715,7 @@ impl Store for FileStore {
     }
 
     fn append_request(&self, ring: &str, frame: &LogEntry, audit: AuditBuilder<'_>) -> Result<()> {
-        let dir = self.dir(ring)?;
-        if !dir.join("ring").exists() {
-            return Err(HostError::new(
-                ErrorKind::InvalidInput,
-                format!("no ring named {ring:?} in the store"),
-            ));
-        }
-        let _lock = self.lock(&dir)?;
-        if !dir.join("ring").exists() {
-            return Err(HostError::new(
-                ErrorKind::Conflict,
-                "the ring moved or was removed: reload and retry",
-            ));
-        }
+        let (dir, _lock) = self.lock_ring(ring)?;
         let path = dir.join("requests.jsonl");
         let head = Self::request_head(&path)?;
         if frame.seq() != head.seq.saturating_add(1) || frame.prev() != head.hash {

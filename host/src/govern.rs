@@ -85,6 +85,16 @@ impl LevelSpec {
     }
 }
 
+/// An approval level's approvers, as ids separated by ", ".
+pub fn approver_list(level: &ApprovalLevel) -> String {
+    level
+        .approvers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What a governance version changes from `base`, in words.
 pub fn describe_change(base: &Governance, next: &Governance) -> String {
     use dkm_core::ring::Change;
@@ -105,18 +115,7 @@ pub fn describe_change(base: &Governance, next: &Governance) -> String {
             .policy
             .levels
             .iter()
-            .map(|l| {
-                format!(
-                    "{}: {} of [{}]",
-                    l.name,
-                    l.quorum,
-                    l.approvers
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
+            .map(|l| format!("{}: {} of [{}]", l.name, l.quorum, approver_list(l)))
             .collect();
         parts.push(format!(
             "sets the policy (interval {} s, max grant {} s, max lookback {} s, levels {})",

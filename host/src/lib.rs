@@ -45,7 +45,7 @@ pub use file_store::FileStore;
 #[cfg(all(feature = "file-store", unix))]
 pub use files::PinBook;
 pub use foreign::{Commit, ForeignAdapter, ForeignStore, RingWrite, Stream};
-pub use govern::{ChangeOutcome, LevelSpec, describe_change};
+pub use govern::{ChangeOutcome, LevelSpec, approver_list, describe_change};
 pub use memory::MemoryStore;
 pub use pins::{MemoryPins, PinStore};
 pub use seal::{Origin, SealOnly, Unsealed};
