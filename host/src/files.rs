@@ -306,4 +306,21 @@ impl PinStore for PinBook {
     fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
         PinBook::forget_name(self, store, name, ring)
     }
+    fn held(&self, store: &str, name: &str) -> Result<Option<RingId>> {
+        let path = self.name_path(store, name);
+        match fs::read_to_string(&path) {
+            Ok(text) => hex::decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .map(|b| Some(RingId(b)))
+                .ok_or_else(|| {
+                    HostError::new(
+                        ErrorKind::Malformed,
+                        format!("{} is not a ring id", path.display()),
+                    )
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io("cannot read", &path, &e)),
+        }
+    }
 }

@@ -25,6 +25,7 @@ pub mod snapshot;
 pub mod store;
 pub mod text;
 pub mod views;
+pub mod write_set;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -51,6 +52,7 @@ pub use pins::{MemoryPins, PinStore};
 pub use seal::{Origin, SealOnly, Unsealed};
 pub use store::Store;
 pub use views::{AuditReport, IssuedGrant, RequestView, RingInfo, ToJson};
+pub use write_set::{Pending, RingData, Snapshot, SnapshotHost};
 
 /// The clock, read at each operation: the system's; a fixed time (tests, demos: audit records
 /// carry the clock-override flag); or a function a binding supplies (JS `Date.now()`, a test's
@@ -172,6 +174,7 @@ pub struct Host<S: Store> {
     pause: Pause,
     explicit_pin: Option<Pin>,
     cache: cache::RingCache,
+    retries: u32,
 }
 
 pub(crate) fn ring_id_of(blob: &[u8]) -> Result<RingId> {
@@ -237,12 +240,20 @@ impl<S: Store> Host<S> {
             pause: Box::new(std::thread::sleep),
             explicit_pin: None,
             cache: cache::RingCache::default(),
+            retries: RETRIES,
         }
     }
 
     /// Waits between retries with `pause` instead of `std::thread::sleep`.
     pub fn with_pause(mut self, pause: Pause) -> Host<S> {
         self.pause = pause;
+        self
+    }
+
+    /// Makes no retries: a lost race is returned as `Conflict` at once (a driver of
+    /// asynchronous storage retries from a fresh snapshot itself).
+    pub fn without_retries(mut self) -> Host<S> {
+        self.retries = 1;
         self
     }
 
@@ -294,9 +305,9 @@ impl<S: Store> Host<S> {
 
     pub(crate) fn retry<T>(&self, mut f: impl FnMut() -> Result<T>) -> Result<T> {
         let mut last = None;
-        for attempt in 0..RETRIES {
+        for attempt in 0..self.retries {
             match f() {
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt + 1 < RETRIES => {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt + 1 < self.retries => {
                     last = Some(e);
                     let mut b = [0u8; 1];
                     (self.entropy())(&mut b);

@@ -22,6 +22,8 @@ pub trait PinStore: Send + Sync {
     fn check_name(&self, store: &str, name: &str, ring: RingId) -> Result<()>;
     /// Forgets that `name` held `ring` (after a rename); a record of another ring stays.
     fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()>;
+    /// Which ring `name` of the store at `store` was seen holding, without recording anything.
+    fn held(&self, store: &str, name: &str) -> Result<Option<RingId>>;
 }
 
 /// Whether `old` is newer than `new` in either part (then `new` is not saved).
@@ -106,6 +108,14 @@ impl PinStore for MemoryPins {
                 Ok(())
             }
         }
+    }
+
+    fn held(&self, store: &str, name: &str) -> Result<Option<RingId>> {
+        Ok(self
+            .book()
+            .names
+            .get(&(store.to_owned(), name.to_owned()))
+            .copied())
     }
 
     fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {

@@ -186,4 +186,7 @@ impl dkm_host::PinStore for SharedPins {
     fn forget_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
         self.0.forget_name(store, name, ring)
     }
+    fn held(&self, store: &str, name: &str) -> dkm_host::Result<Option<dkm_core::RingId>> {
+        self.0.held(store, name)
+    }
 }

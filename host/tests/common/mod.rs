@@ -61,6 +61,18 @@ pub fn story<S: Store>(h: &Host<S>, later: &Host<S>, p: &People) -> Vec<u8> {
         .unwrap();
     h.maintain("r", &p.svc).unwrap();
     let sealed = later.seal("r", &p.svc, b"kept", b"c").unwrap();
+    // As the README walk-through: a browser seals to the public part; keys and ring show.
+    let public = later.export_public("r").unwrap();
+    let from_browser = later.seal_to(&public, None, b"pw", b"acct:43").unwrap();
+    let u = later
+        .unseal("r", &p.svc, &from_browser, b"acct:43", SealOnly::Accept)
+        .unwrap();
+    assert_eq!(
+        (&u.plaintext[..], u.origin),
+        (&b"pw"[..], dkm_host::Origin::SealOnly)
+    );
+    assert!(later.keys("r").unwrap().current.is_some());
+    assert_eq!(later.ring_info("r").unwrap().members.len(), 4);
     let req = later
         .request_access(
             "r",
