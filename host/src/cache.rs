@@ -30,6 +30,9 @@ pub(crate) struct Cached {
     /// The last time at which every governance change the ring carries was asked of the
     /// request log again and passed.
     rechecked_at: Mutex<Option<u64>>,
+    /// The last time the pin store was asked whether it holds a newer pin of this ring (one
+    /// saved by another host over another copy of the ring): then the kept ring is dropped.
+    pin_checked_at: Mutex<Option<u64>>,
     /// Key holders opened on this ring (the KEK unwrapped once each).
     holders: Mutex<Vec<(PublicIdentity, Arc<Mutex<KeyHolder>>)>>,
 }
@@ -82,13 +85,30 @@ pub(crate) fn with_holder<T>(
 impl<S: Store> Host<S> {
     /// Ring `name` verified: the kept one while the store's fingerprint is unchanged, else
     /// loaded in full (and kept when the fingerprint held still across the load).
-    pub(crate) fn cached(&self, name: &str) -> Result<Arc<Cached>> {
+    pub(crate) fn cached(&self, name: &str, now: u64) -> Result<Arc<Cached>> {
         let before = self.store.stamp(name)?;
-        if let Some(stamp) = &before
-            && let Some(c) = lock(&self.cache.rings).get(name)
-            && c.stamp == *stamp
-        {
-            return Ok(Arc::clone(c));
+        let hit = match &before {
+            Some(stamp) => lock(&self.cache.rings)
+                .get(name)
+                .filter(|c| c.stamp == *stamp)
+                .map(Arc::clone),
+            None => None,
+        };
+        if let Some(c) = hit {
+            if *lock(&c.pin_checked_at) == Some(now) {
+                return Ok(c);
+            }
+            // Once a second: a newer pin saved meanwhile (another copy of the ring moved on)
+            // means the kept ring may be a rollback: load it in full, which decides.
+            let kept = c.loaded.ring.pin();
+            let newer = self
+                .pins
+                .get(kept.ring)?
+                .is_some_and(|saved| crate::pins::is_newer(&saved, &kept));
+            if !newer {
+                *lock(&c.pin_checked_at) = Some(now);
+                return Ok(c);
+            }
         }
         let loaded = self.load(name)?;
         let log = self.log(name, &loaded.ring)?;
@@ -98,6 +118,7 @@ impl<S: Store> Host<S> {
             loaded,
             log,
             rechecked_at: Mutex::new(None),
+            pin_checked_at: Mutex::new(Some(now)),
             holders: Mutex::new(Vec::new()),
         });
         let mut rings = lock(&self.cache.rings);

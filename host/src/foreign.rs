@@ -49,8 +49,8 @@ pub struct Commit {
     pub ring: Option<RingWrite>,
     /// Each stream's line count the write was computed from, and the lines to append to it.
     pub appends: Vec<(Stream, u64, Vec<String>)>,
-    /// After the write, the ring and both streams move to this name (which must hold no
-    /// ring): a rename.
+    /// After the write, the ring and both streams move to this name: a rename. An expectation
+    /// too: the name must hold no ring (else `Conflict`).
     pub move_to: Option<String>,
 }
 
@@ -83,12 +83,18 @@ pub trait ForeignStore: Send + Sync {
     fn location(&self) -> String;
 }
 
+/// A ring's last version handed out and its recent tokens with their versions.
+type Versions = (u64, Vec<(String, u64)>);
+
+/// How many recent tokens of a ring the adapter remembers.
+const RECENT_TOKENS: usize = 16;
+
 /// A [`Store`] over a [`ForeignStore`].
 pub struct ForeignAdapter<F: ForeignStore> {
     foreign: F,
-    /// The store version handed out for each token last seen, per ring: the host compares
-    /// versions; the foreign side compares tokens.
-    versions: Mutex<BTreeMap<String, (u64, String)>>,
+    /// Per ring, the last version handed out and the recent tokens with their versions: the
+    /// host compares versions; the foreign side compares tokens.
+    versions: Mutex<BTreeMap<String, Versions>>,
 }
 
 impl<F: ForeignStore> ForeignAdapter<F> {
@@ -105,25 +111,24 @@ impl<F: ForeignStore> ForeignAdapter<F> {
         &self.foreign
     }
 
-    /// The version for `token` of ring `name`: the same as last time for the same token, a
-    /// new one when the token changed.
+    /// The version for `token` of ring `name`: the same as before for a token seen recently,
+    /// a new one for a new token (so threads that read different tokens never get each
+    /// other's versions).
     fn version_of(&self, name: &str, token: &str) -> u64 {
         let mut v = self
             .versions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match v.get(name) {
-            Some((n, t)) if t == token => *n,
-            Some((n, _)) => {
-                let n = n.saturating_add(1);
-                v.insert(name.to_owned(), (n, token.to_owned()));
-                n
-            }
-            None => {
-                v.insert(name.to_owned(), (1, token.to_owned()));
-                1
-            }
+        let (next, seen) = v.entry(name.to_owned()).or_default();
+        if let Some((_, n)) = seen.iter().find(|(t, _)| t == token) {
+            return *n;
         }
+        *next = next.saturating_add(1);
+        seen.push((token.to_owned(), *next));
+        if seen.len() > RECENT_TOKENS {
+            seen.remove(0);
+        }
+        *next
     }
 
     /// The token that version `version` of ring `name` was handed out for.
@@ -132,13 +137,15 @@ impl<F: ForeignStore> ForeignAdapter<F> {
             .versions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match v.get(name) {
-            Some((n, t)) if *n == version => Ok(t.clone()),
-            _ => Err(HostError::new(
-                ErrorKind::Conflict,
-                "another writer changed the ring: reload and retry",
-            )),
-        }
+        v.get(name)
+            .and_then(|(_, seen)| seen.iter().find(|(_, n)| *n == version))
+            .map(|(t, _)| t.clone())
+            .ok_or_else(|| {
+                HostError::new(
+                    ErrorKind::Conflict,
+                    "another writer changed the ring: reload and retry",
+                )
+            })
     }
 
     fn audit_head(&self, name: &str) -> Result<(u64, Anchor)> {

@@ -21,7 +21,8 @@ struct Streams {
     version: u64,
     audit: Vec<String>,
     requests: Vec<String>,
-    /// Counts every change to the ring or its request log (the stamp).
+    /// The store-wide change count at this ring's last change (ring or request log): its
+    /// stamp, never repeated for a name (a ring created again under a name gets a new one).
     changes: u64,
 }
 
@@ -30,6 +31,8 @@ struct Streams {
 pub struct MemoryStore {
     rings: Mutex<BTreeMap<String, Streams>>,
     id: u64,
+    /// Changes made to the store so far (under the rings' lock).
+    ticks: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -56,7 +59,15 @@ impl MemoryStore {
         MemoryStore {
             rings: Mutex::new(BTreeMap::new()),
             id,
+            ticks: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The next store-wide change count.
+    fn tick(&self) -> u64 {
+        self.ticks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(1)
     }
 
     fn map(&self) -> MutexGuard<'_, BTreeMap<String, Streams>> {
@@ -127,7 +138,7 @@ impl Store for MemoryStore {
         s.ring = bytes.to_vec();
         s.version = version;
         s.audit.extend(lines);
-        s.changes += 1;
+        s.changes = self.tick();
         Ok(version)
     }
 
@@ -170,7 +181,7 @@ impl Store for MemoryStore {
         s.ring = bytes.to_vec();
         s.version = version;
         s.audit.extend(lines);
-        s.changes += 1;
+        s.changes = self.tick();
         map.insert(to.to_owned(), s);
         Ok(version)
     }
@@ -197,7 +208,7 @@ impl Store for MemoryStore {
                 version: 1,
                 audit: audit.iter().map(AuditRecord::to_json).collect(),
                 requests: requests.iter().map(request_line).collect(),
-                changes: 1,
+                changes: self.tick(),
             },
         );
         Ok(1)
@@ -255,7 +266,7 @@ impl Store for MemoryStore {
         let lines = built(&s.audit, audit)?;
         s.requests.push(request_line(frame));
         s.audit.extend(lines);
-        s.changes += 1;
+        s.changes = self.tick();
         Ok(())
     }
 
@@ -263,7 +274,7 @@ impl Store for MemoryStore {
         Ok(self
             .map()
             .get(ring)
-            .map(|s| [s.version.to_be_bytes(), s.changes.to_be_bytes()].concat()))
+            .map(|s| s.changes.to_be_bytes().to_vec()))
     }
 
     fn rings(&self) -> Result<Vec<String>> {

@@ -137,7 +137,7 @@ impl<S: Store> Host<S> {
         context: &[u8],
     ) -> Result<Vec<u8>> {
         let now = self.now()?;
-        let c = self.cached(name)?;
+        let c = self.cached(name, now)?;
         let kh = c.holder(holder)?;
         if !with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
             c.recheck(now)?;
@@ -208,7 +208,7 @@ impl<S: Store> Host<S> {
         context: &[u8],
         seal_only: SealOnly,
     ) -> Result<Unsealed> {
-        let c = self.cached(name)?;
+        let c = self.cached(name, self.now()?)?;
         let kh = c.holder(holder)?;
         let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
         let origin = Origin::of(&bytes, seal_only)?;

@@ -6,10 +6,14 @@
 //! driver's own check: it takes a fresh snapshot and runs the operation again.
 //!
 //! The write set is one [`Commit`] per ring name (the same form as a foreign store's, several
-//! writes of one operation merged): the ring bytes with the token they must replace (`None`:
-//! a create), each stream's line count the lines were computed from and the lines to append,
-//! and an optional rename. The driver checks every expectation against its storage, then
-//! writes all of it in one transaction, or nothing.
+//! writes of one operation merged, also across a rename in it): the ring bytes with the token
+//! they must replace (`None`: a create), each stream's line count the lines were computed from
+//! and the lines to append, and an optional rename whose new name must hold no ring. The
+//! driver checks every expectation against its storage, then writes all of it in one
+//! transaction, or nothing. The snapshot must hold every name the operation touches, present
+//! or absent (a rename's new name too): any other name is refused, so nothing is assumed
+//! absent that the driver did not read. (An import checks the store's other rings for a copy
+//! of the one imported only among the names in the snapshot.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,10 +54,20 @@ pub struct Snapshot {
 /// A snapshot that records writes instead of making them: reads see the operation's own
 /// writes; each write checks its expectations against the snapshot.
 struct Recorder {
+    /// The rings by name: every name the snapshot holds (present or absent) and no other.
     data: Mutex<BTreeMap<String, RingData>>,
     writes: Mutex<Vec<(String, Commit)>>,
     tokens: Mutex<u64>,
     location: String,
+}
+
+fn not_in_snapshot(name: &str) -> HostError {
+    HostError::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "the snapshot does not hold the name {name:?}: a driver includes every name an operation touches, present or absent (a rename's new name too)"
+        ),
+    )
 }
 
 impl Recorder {
@@ -68,10 +82,12 @@ impl Recorder {
     /// ring (the first expectations stand; the newest bytes and every line are kept).
     fn record(&self, name: &str, c: &Commit) {
         let mut writes = lock(&self.writes);
-        if let Some((_, w)) = writes
-            .iter_mut()
-            .find(|(n, w)| n == name && w.move_to.is_none())
-        {
+        // The ring's earlier write: under this name, or renamed to it earlier in this
+        // operation (its expectations are the driver's; later ones name pending states).
+        if let Some((_, w)) = writes.iter_mut().find(|(n, w)| match &w.move_to {
+            None => n == name,
+            Some(to) => to == name,
+        }) {
             if let Some(r) = &c.ring {
                 match &mut w.ring {
                     Some(first) => first.bytes.clone_from(&r.bytes),
@@ -84,7 +100,10 @@ impl Recorder {
                     None => w.appends.push((*s, *count, lines.clone())),
                 }
             }
-            w.move_to.clone_from(&c.move_to);
+            // A later rename moves the ring on; a later plain write keeps the first move.
+            if c.move_to.is_some() {
+                w.move_to.clone_from(&c.move_to);
+            }
             return;
         }
         writes.push((name.to_owned(), c.clone()));
@@ -93,34 +112,44 @@ impl Recorder {
 
 impl ForeignStore for Recorder {
     fn ring(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
-        Ok(lock(&self.data).get(name).and_then(|d| d.ring.clone()))
+        let data = lock(&self.data);
+        let d = data.get(name).ok_or_else(|| not_in_snapshot(name))?;
+        Ok(d.ring.clone())
     }
 
     fn line_count(&self, name: &str, stream: Stream) -> Result<u64> {
-        Ok(lock(&self.data)
-            .get(name)
-            .map_or(0, |d| Self::stream(d, stream).len() as u64))
+        let data = lock(&self.data);
+        let d = data.get(name).ok_or_else(|| not_in_snapshot(name))?;
+        Ok(Self::stream(d, stream).len() as u64)
     }
 
     fn last_line(&self, name: &str, stream: Stream) -> Result<Option<String>> {
-        Ok(lock(&self.data)
-            .get(name)
-            .and_then(|d| Self::stream(d, stream).last().cloned()))
+        let data = lock(&self.data);
+        let d = data.get(name).ok_or_else(|| not_in_snapshot(name))?;
+        Ok(Self::stream(d, stream).last().cloned())
     }
 
     fn lines_from(&self, name: &str, stream: Stream, from: u64) -> Result<Vec<String>> {
         let from = usize::try_from(from).unwrap_or(usize::MAX);
-        Ok(lock(&self.data).get(name).map_or(Vec::new(), |d| {
-            Self::stream(d, stream)
-                .get(from..)
-                .unwrap_or_default()
-                .to_vec()
-        }))
+        let data = lock(&self.data);
+        let d = data.get(name).ok_or_else(|| not_in_snapshot(name))?;
+        Ok(Self::stream(d, stream)
+            .get(from..)
+            .unwrap_or_default()
+            .to_vec())
     }
 
     fn commit(&self, name: &str, c: &Commit) -> Result<()> {
         let mut data = lock(&self.data);
-        let cur = data.get(name).cloned().unwrap_or_default();
+        let cur = data
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_in_snapshot(name))?;
+        if let Some(to) = &c.move_to
+            && !data.contains_key(to)
+        {
+            return Err(not_in_snapshot(to));
+        }
         let conflict = |what: &str| {
             HostError::new(
                 ErrorKind::Conflict,
@@ -159,7 +188,8 @@ impl ForeignStore for Recorder {
         }
         match &c.move_to {
             Some(to) => {
-                data.remove(name);
+                // The old name stays in the snapshot, now holding nothing.
+                data.insert(name.to_owned(), RingData::default());
                 data.insert(to.clone(), next);
             }
             None => {

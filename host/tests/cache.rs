@@ -147,3 +147,99 @@ fn edits_behind_a_warm_host_are_refused() {
         b"warm"
     );
 }
+
+/// A ring renamed away and another built under its name in the same shape: the warm host
+/// never seals to the ring it kept (the memory store's fingerprint is store-wide).
+#[test]
+fn a_ring_recreated_under_a_kept_name_is_not_mistaken_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = people();
+    let store = Arc::new(MemoryStore::new());
+    let mk = |pins: &str| {
+        Host::new(
+            Arc::clone(&store),
+            PinBook::new(dir.path().join(pins)),
+            Clock::fixed(T0),
+        )
+        .unwrap()
+    };
+    let (h1, h2) = (mk("one"), mk("two"));
+    let shape = |h: &Host<Arc<MemoryStore>>| {
+        let id = h.create_ring("a", &p.admin, Policy::default()).unwrap();
+        h.add_member("a", &p.admin, Role::Service, p.svc.public())
+            .unwrap();
+        h.maintain("a", &p.svc).unwrap();
+        id
+    };
+    let first = shape(&h1);
+    let s = h1.seal("a", &p.svc, b"x", b"").unwrap();
+    assert_eq!(SealedSecret::parse(&s).unwrap().key_id().ring, first);
+    h2.rename_ring("a", "b", &p.admin).unwrap();
+    let second = shape(&h2);
+    // The host that kept "a" never seals to the ring it kept: it loads in full, and its pin
+    // book, which saw "a" hold the first ring, refuses the second under that name.
+    assert_eq!(
+        h1.seal("a", &p.svc, b"y", b"").unwrap_err().kind(),
+        ErrorKind::Tampered
+    );
+    let s = h2.seal("a", &p.svc, b"z", b"").unwrap();
+    assert_eq!(SealedSecret::parse(&s).unwrap().key_id().ring, second);
+}
+
+/// Two copies of a ring in two stores share one pin store: when one copy moves on, the host
+/// kept warm on the other refuses within a second (a full load says Rollback).
+#[test]
+fn a_newer_pin_saved_elsewhere_ends_a_kept_ring() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let p = people();
+    let pins = Arc::new(dkm_host::MemoryPins::new());
+    let now = Arc::new(AtomicU64::new(T0));
+    let clock = {
+        let now = Arc::clone(&now);
+        Clock::from_fn(move || now.load(Ordering::SeqCst))
+    };
+    let host = |store: MemoryStore| {
+        let mut os = dkm_core::rng::SystemRng::new().unwrap();
+        Host::with_entropy(
+            store,
+            Shared(Arc::clone(&pins)),
+            clock.clone(),
+            Box::new(move |b: &mut [u8]| dkm_core::rand_core::Rng::fill_bytes(&mut os, b)),
+        )
+    };
+    let a = host(MemoryStore::new());
+    a.create_ring("r", &p.admin, Policy::default()).unwrap();
+    a.add_member("r", &p.admin, Role::Service, p.svc.public())
+        .unwrap();
+    a.maintain("r", &p.svc).unwrap();
+    let snap = a.export_snapshot("r").unwrap();
+    let b = host(MemoryStore::new());
+    b.import_snapshot(&snap).unwrap();
+    a.seal("r", &p.svc, b"warm", b"").unwrap();
+    b.roll_epoch("r", &p.svc).unwrap();
+    now.store(T0 + 1, Ordering::SeqCst);
+    assert_eq!(
+        a.seal("r", &p.svc, b"stale", b"").unwrap_err().kind(),
+        ErrorKind::Rollback
+    );
+}
+
+struct Shared(Arc<dkm_host::MemoryPins>);
+
+impl dkm_host::PinStore for Shared {
+    fn get(&self, ring: dkm_core::RingId) -> dkm_host::Result<Option<dkm_core::Pin>> {
+        self.0.get(ring)
+    }
+    fn save(&self, pin: &dkm_core::Pin) -> dkm_host::Result<()> {
+        self.0.save(pin)
+    }
+    fn check_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
+        self.0.check_name(store, name, ring)
+    }
+    fn forget_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
+        self.0.forget_name(store, name, ring)
+    }
+    fn held(&self, store: &str, name: &str) -> dkm_host::Result<Option<dkm_core::RingId>> {
+        self.0.held(store, name)
+    }
+}

@@ -62,6 +62,11 @@ impl Db {
                     return Err(HostError::new(ErrorKind::Conflict, "line count"));
                 }
             }
+            if let Some(to) = &c.move_to
+                && rings.get(to).is_some_and(|d| d.ring.is_some())
+            {
+                return Err(HostError::new(ErrorKind::Conflict, "rename target taken"));
+            }
         }
         for (name, c) in set {
             let mut d = rings.remove(name).unwrap_or_default();
@@ -76,7 +81,14 @@ impl Db {
                     Stream::Requests => d.requests.extend(lines.iter().cloned()),
                 }
             }
-            rings.insert(c.move_to.clone().unwrap_or_else(|| name.clone()), d);
+            match &c.move_to {
+                Some(to) => {
+                    rings.insert(to.clone(), d);
+                }
+                None => {
+                    rings.insert(name.clone(), d);
+                }
+            }
         }
         Ok(())
     }
@@ -223,4 +235,67 @@ fn racing_writers_retry_and_nothing_is_lost_or_released_early() {
         pins.held("foreign:db:test", "r").unwrap().is_some(),
         "the name was recorded on the first confirmation"
     );
+}
+
+#[test]
+fn renames_through_write_sets_name_their_target_and_merge_later_writes() {
+    let db = Db::default();
+    let pins = Arc::new(MemoryPins::new());
+    let p = people();
+    let sh = snapshot_host(Arc::clone(&pins), T0);
+    drive(&db, &sh, |h| {
+        h.create_ring("r", &p.admin, Policy::default())
+    });
+    drive(&db, &sh, |h| {
+        h.add_member("r", &p.admin, Role::Service, p.svc.public())
+    });
+    drive(&db, &sh, |h| h.maintain("r", &p.svc));
+    // The new name must be in the snapshot: nothing is assumed absent unread.
+    let e = sh
+        .run(db.snapshot(&["r"]), |h| h.rename_ring("r", "s", &p.admin))
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    // A rename and a maintain of the new name in one operation: one Commit, persisted whole.
+    let pending = sh
+        .run(db.snapshot(&["r", "s"]), |h| {
+            h.rename_ring("r", "s", &p.admin)?;
+            h.roll_epoch("s", &p.svc)
+        })
+        .unwrap();
+    assert_eq!(pending.write_set().len(), 1);
+    assert_eq!(pending.write_set()[0].1.move_to.as_deref(), Some("s"));
+    // Meanwhile another writer took "s": the rename's expectation fails, nothing is written.
+    let other = Db::default();
+    {
+        let rings = db.rings.lock().unwrap().clone();
+        *other.rings.lock().unwrap() = rings;
+    }
+    let taken = sh
+        .run(other.snapshot(&["s"]), |h| {
+            h.create_ring("s", &p.eng, Policy::default())
+        })
+        .unwrap();
+    other.apply(taken.write_set()).unwrap();
+    assert_eq!(
+        other.apply(pending.write_set()).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    db.apply(pending.write_set()).unwrap();
+    pending.confirm().unwrap();
+    let info = drive_on(&db, &sh, "s", |h| h.ring_info("s"));
+    assert_eq!(info.name, "s");
+    assert_eq!(drive_on(&db, &sh, "s", |h| h.keys("s")).epochs.len(), 2);
+}
+
+/// `drive` on ring name `name` (and "r", absent after a rename).
+fn drive_on<T>(
+    db: &Db,
+    sh: &SnapshotHost,
+    name: &str,
+    op: impl Fn(&SnapHost) -> dkm_host::Result<T>,
+) -> T {
+    let pending = sh.run(db.snapshot(&["r", name]), &op).unwrap();
+    db.apply(pending.write_set()).unwrap();
+    pending.confirm().unwrap()
 }
