@@ -83,6 +83,31 @@ pub trait ForeignStore: Send + Sync {
     fn location(&self) -> String;
 }
 
+/// A shared foreign store is a foreign store.
+impl<F: ForeignStore + ?Sized> ForeignStore for std::sync::Arc<F> {
+    fn ring(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        (**self).ring(name)
+    }
+    fn line_count(&self, name: &str, stream: Stream) -> Result<u64> {
+        (**self).line_count(name, stream)
+    }
+    fn last_line(&self, name: &str, stream: Stream) -> Result<Option<String>> {
+        (**self).last_line(name, stream)
+    }
+    fn lines_from(&self, name: &str, stream: Stream, from: u64) -> Result<Vec<String>> {
+        (**self).lines_from(name, stream, from)
+    }
+    fn commit(&self, name: &str, commit: &Commit) -> Result<()> {
+        (**self).commit(name, commit)
+    }
+    fn names(&self) -> Result<Vec<String>> {
+        (**self).names()
+    }
+    fn location(&self) -> String {
+        (**self).location()
+    }
+}
+
 /// A ring's last version handed out and its recent tokens with their versions.
 type Versions = (u64, Vec<(String, u64)>);
 

@@ -26,6 +26,25 @@ pub trait PinStore: Send + Sync {
     fn held(&self, store: &str, name: &str) -> Result<Option<RingId>>;
 }
 
+/// A shared pin store is a pin store (several hosts, or a binding's handle, over one).
+impl<P: PinStore + ?Sized> PinStore for std::sync::Arc<P> {
+    fn get(&self, ring: RingId) -> Result<Option<Pin>> {
+        (**self).get(ring)
+    }
+    fn save(&self, pin: &Pin) -> Result<()> {
+        (**self).save(pin)
+    }
+    fn check_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
+        (**self).check_name(store, name, ring)
+    }
+    fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
+        (**self).forget_name(store, name, ring)
+    }
+    fn held(&self, store: &str, name: &str) -> Result<Option<RingId>> {
+        (**self).held(store, name)
+    }
+}
+
 /// Whether `old` is newer than `new` in either part (then `new` is not saved).
 pub(crate) fn is_newer(old: &Pin, new: &Pin) -> bool {
     let gov = |p: &Pin| p.governance.map_or(0, |g| g.version);

@@ -363,7 +363,7 @@ impl SnapshotHost {
         let entropy = Arc::clone(&self.entropy);
         let host = Host::with_entropy(
             ForeignAdapter::new(SnapshotStore(Arc::clone(&recorder))),
-            SharedDeferred(Arc::clone(&deferred)),
+            Arc::clone(&deferred),
             self.clock.clone(),
             Box::new(move |buf: &mut [u8]| (lock(&entropy))(buf)),
         )
@@ -408,25 +408,5 @@ impl ForeignStore for SnapshotStore {
     }
     fn location(&self) -> String {
         self.0.location()
-    }
-}
-
-struct SharedDeferred(Arc<DeferredPins>);
-
-impl PinStore for SharedDeferred {
-    fn get(&self, ring: RingId) -> Result<Option<Pin>> {
-        self.0.get(ring)
-    }
-    fn save(&self, pin: &Pin) -> Result<()> {
-        self.0.save(pin)
-    }
-    fn check_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
-        self.0.check_name(store, name, ring)
-    }
-    fn forget_name(&self, store: &str, name: &str, ring: RingId) -> Result<()> {
-        self.0.forget_name(store, name, ring)
-    }
-    fn held(&self, store: &str, name: &str) -> Result<Option<RingId>> {
-        self.0.held(store, name)
     }
 }

@@ -202,7 +202,7 @@ fn a_newer_pin_saved_elsewhere_ends_a_kept_ring() {
         let mut os = dkm_core::rng::SystemRng::new().unwrap();
         Host::with_entropy(
             store,
-            Shared(Arc::clone(&pins)),
+            Arc::clone(&pins),
             clock.clone(),
             Box::new(move |b: &mut [u8]| dkm_core::rand_core::Rng::fill_bytes(&mut os, b)),
         )
@@ -222,24 +222,4 @@ fn a_newer_pin_saved_elsewhere_ends_a_kept_ring() {
         a.seal("r", &p.svc, b"stale", b"").unwrap_err().kind(),
         ErrorKind::Rollback
     );
-}
-
-struct Shared(Arc<dkm_host::MemoryPins>);
-
-impl dkm_host::PinStore for Shared {
-    fn get(&self, ring: dkm_core::RingId) -> dkm_host::Result<Option<dkm_core::Pin>> {
-        self.0.get(ring)
-    }
-    fn save(&self, pin: &dkm_core::Pin) -> dkm_host::Result<()> {
-        self.0.save(pin)
-    }
-    fn check_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
-        self.0.check_name(store, name, ring)
-    }
-    fn forget_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
-        self.0.forget_name(store, name, ring)
-    }
-    fn held(&self, store: &str, name: &str) -> dkm_host::Result<Option<dkm_core::RingId>> {
-        self.0.held(store, name)
-    }
 }

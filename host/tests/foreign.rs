@@ -190,7 +190,7 @@ fn racing_writers_through_the_adapter_lose_nothing() {
     let shared = Arc::new(MapStore::default());
     {
         let snap = h.export_snapshot("r").unwrap();
-        let first = Arc::new(ForeignAdapter::new(ArcMap(Arc::clone(&shared))));
+        let first = Arc::new(ForeignAdapter::new(Arc::clone(&shared)));
         Host::new(first, PinBook::new(dir.path().join("p0")), Clock::fixed(T0))
             .unwrap()
             .import_snapshot(&snap)
@@ -203,7 +203,7 @@ fn racing_writers_through_the_adapter_lose_nothing() {
             let pins = dir.path().join(format!("p{t}"));
             s.spawn(move || {
                 let h = Host::new(
-                    ForeignAdapter::new(ArcMap(shared)),
+                    ForeignAdapter::new(shared),
                     PinBook::new(pins),
                     Clock::fixed(T0),
                 )
@@ -217,40 +217,13 @@ fn racing_writers_through_the_adapter_lose_nothing() {
         }
     });
     let h = Host::new(
-        ForeignAdapter::new(ArcMap(Arc::clone(&shared))),
+        ForeignAdapter::new(Arc::clone(&shared)),
         PinBook::new(dir.path().join("final")),
         Clock::fixed(T0),
     )
     .unwrap();
     assert!(h.audit_verify("r").unwrap().problem.is_none());
     assert_eq!(h.keys("r").unwrap().epochs.len(), 1 + 12);
-}
-
-/// A map shared by several adapters (several "processes").
-struct ArcMap(Arc<MapStore>);
-
-impl ForeignStore for ArcMap {
-    fn ring(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
-        self.0.ring(name)
-    }
-    fn line_count(&self, name: &str, stream: Stream) -> Result<u64> {
-        self.0.line_count(name, stream)
-    }
-    fn last_line(&self, name: &str, stream: Stream) -> Result<Option<String>> {
-        self.0.last_line(name, stream)
-    }
-    fn lines_from(&self, name: &str, stream: Stream, from: u64) -> Result<Vec<String>> {
-        self.0.lines_from(name, stream, from)
-    }
-    fn commit(&self, name: &str, commit: &Commit) -> Result<()> {
-        self.0.commit(name, commit)
-    }
-    fn names(&self) -> Result<Vec<String>> {
-        self.0.names()
-    }
-    fn location(&self) -> String {
-        self.0.location()
-    }
 }
 
 #[test]

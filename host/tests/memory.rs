@@ -128,13 +128,8 @@ fn a_host_without_files_runs_the_story_and_pins() {
         Box::new(move |buf: &mut [u8]| dkm_core::rand_core::Rng::fill_bytes(&mut os, buf));
     let store = Arc::new(MemoryStore::new());
     let pins = Arc::new(dkm_host::MemoryPins::new());
-    let h = Host::with_entropy(
-        Arc::clone(&store),
-        SharedPins(Arc::clone(&pins)),
-        clock,
-        entropy,
-    )
-    .with_pause(Box::new(|_| {}));
+    let h = Host::with_entropy(Arc::clone(&store), Arc::clone(&pins), clock, entropy)
+        .with_pause(Box::new(|_| {}));
     let p = people();
     h.create_ring("r", &p.admin, Policy::default()).unwrap();
     h.add_member("r", &p.admin, Role::Service, p.svc.public())
@@ -168,25 +163,4 @@ fn a_host_without_files_runs_the_story_and_pins() {
         dkm_core::ErrorKind::Tampered
     );
     pins.check_name(&store.location(), "r", pin.ring).unwrap();
-}
-
-/// Memory pins shared between hosts.
-struct SharedPins(Arc<dkm_host::MemoryPins>);
-
-impl dkm_host::PinStore for SharedPins {
-    fn get(&self, ring: dkm_core::RingId) -> dkm_host::Result<Option<dkm_core::Pin>> {
-        self.0.get(ring)
-    }
-    fn save(&self, pin: &dkm_core::Pin) -> dkm_host::Result<()> {
-        self.0.save(pin)
-    }
-    fn check_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
-        self.0.check_name(store, name, ring)
-    }
-    fn forget_name(&self, store: &str, name: &str, ring: dkm_core::RingId) -> dkm_host::Result<()> {
-        self.0.forget_name(store, name, ring)
-    }
-    fn held(&self, store: &str, name: &str) -> dkm_host::Result<Option<dkm_core::RingId>> {
-        self.0.held(store, name)
-    }
 }
