@@ -49,7 +49,7 @@ pub use foreign::{Commit, ForeignAdapter, ForeignStore, RingWrite, Stream};
 pub use govern::{ChangeOutcome, LevelSpec, approver_list, describe_change};
 pub use memory::MemoryStore;
 pub use pins::{MemoryPins, PinStore};
-pub use seal::{Origin, SealOnly, Unsealed};
+pub use seal::{Origin, SealOnly, Unsealed, load_public};
 pub use store::Store;
 pub use views::{AuditReport, IssuedGrant, RequestView, RingInfo, ToJson};
 pub use write_set::{Pending, RingData, Snapshot, SnapshotHost};
@@ -66,7 +66,7 @@ pub struct Clock {
 enum ClockSource {
     System,
     Fixed(u64),
-    Function(Arc<dyn Fn() -> u64 + Send + Sync>),
+    Function(Arc<dyn Fn() -> Result<u64> + Send + Sync>),
 }
 
 impl std::fmt::Debug for Clock {
@@ -96,6 +96,13 @@ impl Clock {
 
     /// A time source the caller supplies (Unix seconds), read at each operation.
     pub fn from_fn(now: impl Fn() -> u64 + Send + Sync + 'static) -> Clock {
+        Clock::try_from_fn(move || Ok(now()))
+    }
+
+    /// A time source that may fail (a C callback reporting an error, a time the caller must
+    /// have set for the call): its error fails the operation before anything is read or
+    /// written.
+    pub fn try_from_fn(now: impl Fn() -> Result<u64> + Send + Sync + 'static) -> Clock {
         Clock {
             source: ClockSource::Function(Arc::new(now)),
         }
@@ -111,7 +118,7 @@ impl Clock {
                 })?
                 .as_secs()),
             ClockSource::Fixed(t) => Ok(*t),
-            ClockSource::Function(f) => Ok(f()),
+            ClockSource::Function(f) => f(),
         }
     }
 

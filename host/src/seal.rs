@@ -273,9 +273,18 @@ impl<S: Store> Host<S> {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>> {
-        let (carried, blob) = text::parse_public_file(public)?;
-        let rp = RingPublic::load(&blob, pin.unwrap_or(&carried))?;
-        Ok(rp.seal(self.now()?, plaintext, context, &mut self.op_rng())?)
+        self.seal_public(&load_public(public, pin)?, plaintext, context)
+    }
+
+    /// Seals to a ring's public part loaded once with [`load_public`] (a binding's
+    /// `RingPublic` handle), at the host's clock and with the host's randomness.
+    pub fn seal_public(
+        &self,
+        public: &RingPublic,
+        plaintext: &[u8],
+        context: &[u8],
+    ) -> Result<Vec<u8>> {
+        Ok(public.seal(self.now()?, plaintext, context, &mut self.op_rng())?)
     }
 
     /// Seals like [`Host::seal_to`] and returns the text armor.
@@ -290,4 +299,11 @@ impl<S: Store> Host<S> {
             &self.seal_to(public, pin, plaintext, context)?,
         ))
     }
+}
+
+/// Loads and verifies a ring's public part (the bytes of [`Host::export_public`]) through
+/// `pin` when given, else through the pin the part carries (which trusts whoever made it).
+pub fn load_public(public: &[u8], pin: Option<&Pin>) -> Result<RingPublic> {
+    let (carried, blob) = text::parse_public_file(public)?;
+    Ok(RingPublic::load(&blob, pin.unwrap_or(&carried))?)
 }
