@@ -179,7 +179,8 @@ typedef struct dkm_buffer {
 /**
  * A clock the caller supplies: writes the time now (Unix seconds) to `*now` and returns
  * `DKM_OK`, or returns another status to fail the operation before anything is read or
- * written. Called at each operation, from the calling thread, with no lock of the library
+ * written (the operation fails with that status; one this library does not define is taken
+ * as `DKM_INVALID_INPUT`). Called at each operation, from the calling thread, with no lock of the library
  * held.
  */
 typedef dkm_status (*dkm_clock_fn)(void *user,
@@ -884,7 +885,10 @@ dkm_status dkm_host_roll_epoch(const struct dkm_host *host,
 /**
  * Seals `plaintext` under ring `ring`'s current key as key holder `holder`, bound to
  * `context` (any bytes; the same are needed to unseal; empty is valid); the sealed secret
- * (binary) into `*sealed`. `DKM_STALE` when the ring needs maintenance; `DKM_NOT_A_MEMBER`.
+ * (binary) into `*sealed`. Maintenance that is due (the first keys, a roll, pending changes)
+ * is carried out first as `holder`, so a sealer is also a ring's maintainer.
+ * `DKM_NOT_A_MEMBER` when `holder` is not a key holder; `DKM_TAMPERED` when the audit chain
+ * a due maintenance would extend is cut.
  *
  * # Safety
  * Live handles; `ring` a NUL-terminated string; `plaintext` / `context` readable for their
@@ -1155,7 +1159,9 @@ dkm_status dkm_store_memory_new(struct dkm_store **out);
 void dkm_store_free(struct dkm_store *store);
 
 /**
- * The reply of a `ring` callback: the ring's bytes and change token (copied).
+ * The reply of a `ring` callback: the ring's bytes and change token (copied). A refused
+ * reply (NULL bytes with a length, a token that is not UTF-8) fails the read with
+ * `DKM_STORE_UNAVAILABLE` even if the callback then returns `DKM_OK`.
  *
  * # Safety
  * `reply` the pointer the callback was given; `bytes` `len` readable bytes; `token`
@@ -1168,7 +1174,8 @@ dkm_status dkm_store_reply_ring(struct dkm_store_reply *reply,
                                 size_t token_len);
 
 /**
- * One line of a `lines_from` or `names` reply (copied; UTF-8, without its line end).
+ * One line of a `lines_from` or `names` reply (copied; UTF-8, without its line end). A
+ * refused line fails the read as for `dkm_store_reply_ring`.
  *
  * # Safety
  * `reply` the pointer the callback was given; `line` `len` readable bytes.

@@ -306,6 +306,12 @@ impl<S: Store> Host<S> {
 
     /// Revokes `epoch` as `admin` (needs the quorum once there are approval levels).
     pub fn revoke_epoch(&self, name: &str, admin: &Identity, epoch: u32) -> Result<ChangeOutcome> {
+        if epoch == 0 || epoch > 1 << 31 {
+            return Err(HostError::new(
+                ErrorKind::InvalidInput,
+                format!("epoch {epoch} does not exist: epoch numbers are 1 to 2^31"),
+            ));
+        }
         self.change(name, admin, "revoke an epoch", |d| {
             if let Err(i) = d.revoked_epochs.binary_search(&epoch) {
                 d.revoked_epochs.insert(i, epoch);

@@ -40,7 +40,7 @@ pub(crate) fn secret_given(what: &str) -> HostError {
 
 /// Parses the text of an identity file (`what` names it in errors): blank lines, comment
 /// lines (`#`) and exactly one secret identity. Trailing content or a second secret is
-/// refused (`Malformed`).
+/// refused (`Malformed`); a public identity in its place is `InvalidInput`.
 pub fn identity_from_file_text(bytes: &[u8], what: &str) -> Result<Identity> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         HostError::new(
@@ -60,6 +60,14 @@ pub fn identity_from_file_text(bytes: &[u8], what: &str) -> Result<Identity> {
             ErrorKind::Malformed,
             format!(
                 "{what} holds more than one secret identity line (trailing content or a second secret): an identity file is comment lines and one secret identity"
+            ),
+        ));
+    }
+    if line.starts_with(dkm_core::labels::PUBLIC_PREFIX) {
+        return Err(HostError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{what} holds a public identity where a secret one belongs (a public identity opens nothing: use the identity file `dkm identity new` wrote)"
             ),
         ));
     }

@@ -53,7 +53,8 @@ pub struct dkm_host_options {
 
 /// A clock the caller supplies: writes the time now (Unix seconds) to `*now` and returns
 /// `DKM_OK`, or returns another status to fail the operation before anything is read or
-/// written. Called at each operation, from the calling thread, with no lock of the library
+/// written (the operation fails with that status; one this library does not define is taken
+/// as `DKM_INVALID_INPUT`). Called at each operation, from the calling thread, with no lock of the library
 /// held.
 pub type dkm_clock_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, now: *mut u64) -> dkm_status>;
@@ -76,9 +77,13 @@ impl ClockFn {
         // SAFETY: the caller's function with its own `user` and a live u64, as documented.
         let status = unsafe { (self.f)(self.user, &mut now) };
         if status != DKM_OK {
+            let kind = u32::try_from(status)
+                .ok()
+                .and_then(ErrorKind::from_code)
+                .unwrap_or(ErrorKind::InvalidInput);
             return Err(HostError::new(
-                ErrorKind::InvalidInput,
-                format!("the clock callback returned {status}"),
+                kind,
+                format!("the clock callback returned {status} ({})", kind.name()),
             ));
         }
         Ok(now)
@@ -771,7 +776,10 @@ pub unsafe extern "C" fn dkm_host_roll_epoch(
 
 /// Seals `plaintext` under ring `ring`'s current key as key holder `holder`, bound to
 /// `context` (any bytes; the same are needed to unseal; empty is valid); the sealed secret
-/// (binary) into `*sealed`. `DKM_STALE` when the ring needs maintenance; `DKM_NOT_A_MEMBER`.
+/// (binary) into `*sealed`. Maintenance that is due (the first keys, a roll, pending changes)
+/// is carried out first as `holder`, so a sealer is also a ring's maintainer.
+/// `DKM_NOT_A_MEMBER` when `holder` is not a key holder; `DKM_TAMPERED` when the audit chain
+/// a due maintenance would extend is cut.
 ///
 /// # Safety
 /// Live handles; `ring` a NUL-terminated string; `plaintext` / `context` readable for their

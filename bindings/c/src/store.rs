@@ -211,7 +211,9 @@ pub struct dkm_store_vtable {
     pub free_user: Option<unsafe extern "C" fn(user: *mut c_void)>,
 }
 
-/// The reply of a `ring` callback: the ring's bytes and change token (copied).
+/// The reply of a `ring` callback: the ring's bytes and change token (copied). A refused
+/// reply (NULL bytes with a length, a token that is not UTF-8) fails the read with
+/// `DKM_STORE_UNAVAILABLE` even if the callback then returns `DKM_OK`.
 ///
 /// # Safety
 /// `reply` the pointer the callback was given; `bytes` `len` readable bytes; `token`
@@ -228,16 +230,20 @@ pub unsafe extern "C" fn dkm_store_reply_ring(
         // SAFETY: per this function's contract.
         let r = unsafe { out(reply, "reply") }?;
         // SAFETY: per this function's contract.
-        let b = unsafe { crate::boundary::bytes(bytes, len, "bytes") }?;
+        let b = unsafe { crate::boundary::bytes(bytes, len, "bytes") }.map_err(|e| keep(r, e))?;
         // SAFETY: per this function's contract.
-        let t = unsafe { crate::boundary::bytes(token, token_len, "token") }?;
-        let t = std::str::from_utf8(t).map_err(|_| invalid("token is not valid UTF-8"))?;
-        r.ring = Some((b.to_vec(), t.to_owned()));
+        let t =
+            unsafe { crate::boundary::bytes(token, token_len, "token") }.map_err(|e| keep(r, e))?;
+        match std::str::from_utf8(t) {
+            Ok(t) => r.ring = Some((b.to_vec(), t.to_owned())),
+            Err(_) => return Err(refuse(r, "the ring's change token is not valid UTF-8")),
+        }
         Ok(())
     })
 }
 
-/// One line of a `lines_from` or `names` reply (copied; UTF-8, without its line end).
+/// One line of a `lines_from` or `names` reply (copied; UTF-8, without its line end). A
+/// refused line fails the read as for `dkm_store_reply_ring`.
 ///
 /// # Safety
 /// `reply` the pointer the callback was given; `line` `len` readable bytes.
@@ -251,17 +257,24 @@ pub unsafe extern "C" fn dkm_store_reply_line(
         // SAFETY: per this function's contract.
         let r = unsafe { out(reply, "reply") }?;
         // SAFETY: per this function's contract.
-        let b = unsafe { bytes(line, len, "line") }?;
+        let b = unsafe { bytes(line, len, "line") }.map_err(|e| keep(r, e))?;
         match std::str::from_utf8(b) {
             Ok(t) => r.lines.push(t.to_owned()),
-            Err(_) => {
-                let e = invalid("a line the store gave is not valid UTF-8");
-                r.error.get_or_insert(e.clone());
-                return Err(e);
-            }
+            Err(_) => return Err(refuse(r, "a line the store gave is not valid UTF-8")),
         }
         Ok(())
     })
+}
+
+/// Records a refused reply in the reply itself, so the read fails (`DKM_STORE_UNAVAILABLE`)
+/// even when the callback ignores the status and returns `DKM_OK`.
+fn keep(r: &mut dkm_store_reply, e: HostError) -> HostError {
+    r.error.get_or_insert(e.clone());
+    e
+}
+
+fn refuse(r: &mut dkm_store_reply, message: &str) -> HostError {
+    keep(r, invalid(message))
 }
 
 /// A store over a vtable and the caller's `user` pointer.
