@@ -515,14 +515,18 @@ dkm_status dkm_identity_from_text(const uint8_t *text,
                                   struct dkm_identity **out);
 
 /**
- * Reads an identity file (as `dkm identity new` writes it; refused when group or others may
- * write it) into `*out`.
+ * Reads an identity file (as `dkm identity new` writes it) into `*out`. Refused
+ * (`DKM_INVALID_INPUT`) when group or others may write it (they could swap in an identity of
+ * their own); when they may read it, the identity is read and `*warning` (may be NULL) gets
+ * what is wrong and the fix, as text (show it to the user, as ssh does); otherwise
+ * `*warning` is `{NULL, 0}`.
  *
  * # Safety
- * `path` must be a NUL-terminated string; `out` writable.
+ * `path` must be a NUL-terminated string; `out` writable; `warning` NULL or writable.
  */
 dkm_status dkm_identity_read_file(const char *path,
-                                  struct dkm_identity **out);
+                                  struct dkm_identity **out,
+                                  struct dkm_buffer *warning);
 
 /**
  * Writes `identity` to a new file at `path` (mode 0600; an existing file is never replaced:

@@ -113,24 +113,34 @@ pub unsafe extern "C" fn dkm_identity_from_text(
     })
 }
 
-/// Reads an identity file (as `dkm identity new` writes it; refused when group or others may
-/// write it) into `*out`.
+/// Reads an identity file (as `dkm identity new` writes it) into `*out`. Refused
+/// (`DKM_INVALID_INPUT`) when group or others may write it (they could swap in an identity of
+/// their own); when they may read it, the identity is read and `*warning` (may be NULL) gets
+/// what is wrong and the fix, as text (show it to the user, as ssh does); otherwise
+/// `*warning` is `{NULL, 0}`.
 ///
 /// # Safety
-/// `path` must be a NUL-terminated string; `out` writable.
+/// `path` must be a NUL-terminated string; `out` writable; `warning` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dkm_identity_read_file(
     path: *const c_char,
     out: *mut *mut dkm_identity,
+    warning: *mut dkm_buffer,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
     unsafe { clear(out) };
+    // SAFETY: per this function's contract.
+    unsafe { clear_buffer(warning) };
     guard(|| {
         // SAFETY: per this function's contract.
         let p = unsafe { text(path, "path") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { crate::boundary::out(out, "out") }?;
         let f = files::read_identity(Path::new(p))?;
+        // SAFETY: NULL or writable per this function's contract.
+        if let (Some(w), Some(text)) = (unsafe { warning.as_mut() }, &f.warning) {
+            put(w, text.as_bytes())?;
+        }
         give(slot, dkm_identity { inner: f.identity });
         Ok(())
     })

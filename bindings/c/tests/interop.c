@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
         return usage();
     }
 
-    if ((st = dkm_identity_read_file(identity_file, &identity)) != DKM_OK) {
+    if ((st = dkm_identity_read_file(identity_file, &identity, NULL)) != DKM_OK) {
         return failed("reading the identity file", st);
     }
     if ((st = dkm_store_file_new(store_dir, &store)) != DKM_OK) {

@@ -315,7 +315,11 @@ static void test_identities(void) {
         CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "identity file is 0600");
     }
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_write_file(back, path, "again"));
-    CHECK_OK(dkm_identity_read_file(path, &from_file));
+    {
+        dkm_buffer warning = {NULL, 0};
+        CHECK_OK(dkm_identity_read_file(path, &from_file, &warning));
+        CHECK_BUF_EMPTY(warning); /* 0600: nothing to warn about */
+    }
     CHECK_OK(dkm_identity_id(from_file, &hex2));
     CHECK_BUF_EQ(hex2, hex.ptr, hex.len);
     dkm_buffer_free(&hex2);
@@ -325,13 +329,30 @@ static void test_identities(void) {
     CHECK_BUF_EQ(hex2, hex.ptr, hex.len);
     dkm_buffer_free(&hex2);
     free(contents);
+    /* Group- or world-readable: read, with a warning naming the fix (or none asked for). */
+    CHECK(chmod(path, 0644) == 0, "chmod");
+    {
+        dkm_identity *x = NULL;
+        dkm_buffer warning = {NULL, 0};
+        CHECK_OK(dkm_identity_read_file(path, &x, &warning));
+        CHECK(x != NULL && warning.len > 0 &&
+                  strstr((const char *)warning.ptr, "chmod 600") != NULL,
+              "a readable identity file is read with a warning");
+        dkm_buffer_free(&warning);
+        dkm_identity_free(x);
+        x = NULL;
+        CHECK_OK(dkm_identity_read_file(path, &x, NULL));
+        dkm_identity_free(x);
+    }
     /* Group- or world-writable: refused. A missing file: refused. */
     CHECK(chmod(path, 0622) == 0, "chmod");
     {
         dkm_identity *x = NULL;
-        CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(path, &x));
+        dkm_buffer warning = {NULL, 0};
+        CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(path, &x, &warning));
         CHECK(x == NULL, "no identity from a writable file");
-        CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("missing.id"), &x));
+        CHECK_BUF_EMPTY(warning);
+        CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("missing.id"), &x, NULL));
         CHECK(x == NULL, "no identity from a missing file");
     }
 
@@ -1592,9 +1613,9 @@ static void test_null_pointers(void) {
     /* identities */
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_generate(NULL));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_from_text(u8("x"), 1, NULL));
-    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(NULL, &id));
-    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file("\xff\xfe", &id));
-    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("me.id"), NULL));
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(NULL, &id, NULL));
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file("\xff\xfe", &id, NULL));
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("me.id"), NULL, NULL));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_write_file(NULL, tpath("n.id"), "n"));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_write_file(admin.id, NULL, "n"));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_write_file(admin.id, tpath("n.id"), NULL));
@@ -1740,7 +1761,7 @@ static void test_out_params_cleared(void) {
     GROUP("out-parameters are NULL / {NULL, 0} after a failed call");
 #define GARBAGE_BUF(b) ((b).ptr = (uint8_t *)garbage, (b).len = 99)
     id = (dkm_identity *)garbage;
-    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("missing.id"), &id));
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("missing.id"), &id, NULL));
     CHECK(id == NULL, "identity_read_file");
     GARBAGE_BUF(b1);
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_to_text(NULL, &b1));
