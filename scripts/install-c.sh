@@ -2,7 +2,7 @@
 # Builds dkm's C library in release mode and installs it under a prefix:
 #   PREFIX/include/dkm.h
 #   PREFIX/lib/libdkm.a, libdkm.so.VERSION (+ libdkm.so.ABI and libdkm.so links)
-#   PREFIX/lib/pkgconfig/dkm.pc
+#   PREFIX/lib/pkgconfig/dkm.pc (shared), dkm-static.pc (static); both relocatable
 #   PREFIX/lib/cmake/dkm/dkmConfig.cmake, dkmConfigVersion.cmake
 # Usage: bash scripts/install-c.sh PREFIX   (e.g. /usr/local, or $HOME/.local)
 set -euo pipefail
@@ -36,6 +36,7 @@ subst() {
     -e "s|@MAJOR@|$major|g" -e "s|@MINOR@|$minor|g" "$1" >"$2"
 }
 subst c-header/dkm.pc.in "$prefix/lib/pkgconfig/dkm.pc"
+subst c-header/dkm-static.pc.in "$prefix/lib/pkgconfig/dkm-static.pc"
 subst c-header/cmake/dkmConfig.cmake.in "$prefix/lib/cmake/dkm/dkmConfig.cmake"
 subst c-header/cmake/dkmConfigVersion.cmake.in "$prefix/lib/cmake/dkm/dkmConfigVersion.cmake"
 echo "installed dkm $version (C API) under $prefix"

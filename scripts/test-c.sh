@@ -61,6 +61,8 @@ for p in "${programs[@]}" interop; do
     "$tests/$p.c" "$lib" "${libs[@]}" -o "$work/$p.asan"
 done
 g++ -std=c++17 -Wall -Wextra -Werror -pedantic -g -I"$inc" "$tests/test_cpp.cpp" "$lib" "${libs[@]}" -o "$work/test_cpp"
+# free and realloc wrapped: every block the library frees is scanned for secrets.
+gcc "${cflags[@]}" "$tests/test_zeroize.c" "$lib" -Wl,--wrap=free -Wl,--wrap=realloc "${libs[@]}" -o "$work/test_zeroize"
 
 python3 "$tests/vectors.py" "$root/testvectors/v1" "$work/vectors.txt"
 run_args() {
@@ -71,7 +73,7 @@ run_args() {
 }
 
 step "C tests: run"
-for p in "${programs[@]}" test_cpp; do
+for p in "${programs[@]}" test_cpp test_zeroize; do
   echo "-- $p"
   (cd "$work" && "./$p" $(run_args "$p"))
 done
@@ -124,10 +126,12 @@ cp -r c-header/examples "$ex"
   cd "$ex"
   export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
   [[ $(pkg-config --modversion dkm) == "$(sed -n 's/^#define DKM_VERSION_STRING "\(.*\)"$/\1/p' "$prefix/include/dkm.h")" ]]
-  rpath="-Wl,-rpath,$(pkg-config --variable=libdir dkm)"
+  rpath="-Wl,-rpath,$prefix/lib"
   gcc -std=c11 -Wall -Wextra -Werror -pedantic seal.c $(pkg-config --cflags dkm) $(pkg-config --libs dkm) "$rpath" -o seal-pc
   g++ -std=c++17 -Wall -Wextra -Werror -pedantic seal.cpp $(pkg-config --cflags dkm) $(pkg-config --libs dkm) "$rpath" -o seal-cpp-pc
-  gcc -std=c11 -Wall -Wextra -Werror -pedantic seal.c $(pkg-config --cflags dkm) "$prefix/lib/libdkm.a" $(pkg-config --static --libs-only-l dkm | sed 's/-ldkm//') -o seal-static-pc
+  gcc -std=c11 -Wall -Wextra -Werror -pedantic seal.c $(pkg-config --cflags --libs dkm-static) -o seal-static-pc
+  # Static: no libdkm.so needed at run time.
+  ! ldd seal-static-pc | grep -q libdkm
   for p in seal-pc seal-cpp-pc seal-static-pc; do
     ./"$p" "$(mktemp -d -p "$work")" >/dev/null
   done

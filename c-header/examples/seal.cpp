@@ -39,7 +39,10 @@ struct buffer {
   buffer(const buffer &) = delete;
   buffer &operator=(const buffer &) = delete;
   ~buffer() { dkm_buffer_free(&b); }
-  std::string str() const { return std::string(reinterpret_cast<const char *>(b.ptr), b.len); }
+  // The bytes in place (no copy: a std::string of a plaintext would outlive the buffer's
+  // zeroization).
+  const char *data() const { return reinterpret_cast<const char *>(b.ptr); }
+  int size() const { return static_cast<int>(b.len); }
 };
 
 inline identity generate() {
@@ -91,7 +94,7 @@ int main(int argc, char **argv) {
                                bytes(context), context.size(), DKM_REFUSE_SEAL_ONLY,
                                &plaintext.b, nullptr),
                "dkm_host_unseal");
-    std::printf("unsealed: %s\n", plaintext.str().c_str());
+    std::printf("unsealed: %.*s\n", plaintext.size(), plaintext.data());
 
     sealed.b.ptr[sealed.b.len - 1] ^= 1;  // a changed byte of the tag
     try {

@@ -25,9 +25,12 @@
  *    NUL byte, so a text result is a C string), then dkm_buffer_free(&buf), which zeroizes
  *    it. Plaintexts and secret identity texts are secrets: free them promptly.
  *  - No Rust panic crosses this boundary (a caught panic is DKM_INTERNAL). The library
- *    holds no lock of its own while it calls one of your callbacks (store, clock).
- *  - Link statically with -ldkm -lpthread -ldl -lm, or dynamically with -ldkm; pkg-config
- *    (dkm.pc) and CMake (find_package(dkm), target dkm::dkm) say the same.
+ *    holds no lock of its own while it calls one of your callbacks (store, clock), so a
+ *    callback may call dkm; a callback must return normally (never throw a C++ exception
+ *    or longjmp out of it).
+ *  - Link dynamically with -ldkm (pkg-config dkm; CMake find_package(dkm), target
+ *    dkm::dkm) or statically with PREFIX/lib/libdkm.a -lpthread -ldl -lm (pkg-config
+ *    dkm-static; CMake target dkm::dkm_static).
  */
 
 #ifndef DKM_H
@@ -178,10 +181,11 @@ typedef struct dkm_buffer {
 
 /**
  * A clock the caller supplies: writes the time now (Unix seconds) to `*now` and returns
- * `DKM_OK`, or returns another status to fail the operation before anything is read or
- * written (the operation fails with that status; one this library does not define is taken
- * as `DKM_INVALID_INPUT`). Called at each operation, from the calling thread, with no lock of the library
- * held.
+ * `DKM_OK`, or returns another status to fail the operation before it loads a ring (no pin
+ * is saved) or writes anything (the operation fails with that status; one this library does
+ * not define is taken as `DKM_INVALID_INPUT`). Called at each operation, from the calling
+ * thread, with no lock of the library held. It must return: never throw a C++ exception or
+ * `longjmp` out of it.
  */
 typedef dkm_status (*dkm_clock_fn)(void *user,
                                    uint64_t *now);
@@ -316,10 +320,13 @@ typedef struct dkm_commit {
 
 /**
  * The callbacks of a store a C program keeps in its own database. Each returns `DKM_OK`, or
- * `DKM_STORE_UNAVAILABLE` (any other code is also taken as a failure; `DKM_CONFLICT` from
- * `commit` means an expectation did not hold). Every callback must be safe to call from
- * several threads at once (a host serves many threads); the library never holds a lock of its
- * own while it calls one. `name` is the ring's name (NUL-terminated UTF-8), lent for the call.
+ * `DKM_STORE_UNAVAILABLE` (any other code is taken as that too, except `DKM_CONFLICT` from
+ * `commit`: an expectation did not hold, and the host retries). Every callback must be safe
+ * to call from several threads at once (a host serves many threads); the library never holds
+ * a lock of its own while it calls one, so a callback may call dkm. A callback must return:
+ * never throw a C++ exception or `longjmp` out of it (catch everything and return
+ * `DKM_STORE_UNAVAILABLE`). `name` is the ring's name (NUL-terminated UTF-8), lent for the
+ * call.
  */
 typedef struct dkm_store_vtable {
   /**
@@ -614,8 +621,9 @@ void dkm_public_identity_free(struct dkm_public_identity *public_identity);
 /**
  * Loads a ring's public part (`dkm ring export-public`'s file, or
  * `dkm_host_export_public`'s bytes) into `*out`, verified through `pin` (`pin_len` bytes: a
- * pin file's hex text or the pin's bytes) when given, else through the pin the part carries,
- * which trusts whoever made the file. `DKM_TAMPERED` when it does not verify.
+ * pin file's hex text or the pin's bytes) when it is not NULL (an empty pin is
+ * `DKM_INVALID_INPUT`), else through the pin the part carries, which trusts whoever made the
+ * file. `DKM_TAMPERED` when it does not verify.
  *
  * # Safety
  * `public_part` must point to `public_len` bytes; `pin` to `pin_len` bytes or be NULL with

@@ -44,6 +44,7 @@ impl<S: Store> Host<S> {
         scope: Option<Scope>,
     ) -> Result<RequestId> {
         self.retry(|| {
+            let now = self.now()?;
             let l = self.load(name)?;
             let req = SignedRequest::access(
                 &l.ring,
@@ -51,7 +52,7 @@ impl<S: Store> Host<S> {
                 reason,
                 duration_secs,
                 scope.clone(),
-                self.now()?,
+                now,
                 &mut self.op_rng(),
             )?;
             let hash = req.hash();
@@ -118,10 +119,10 @@ impl<S: Store> Host<S> {
         approver: &Identity,
     ) -> Result<()> {
         self.retry(|| {
+            let now = self.now()?;
             let l = self.load(name)?;
             let log = self.log(name, &l.ring)?;
             let checked = self.audit_head(name, &l)?;
-            let now = self.now()?;
             let entry = log.decide(&l.ring, request, level, verdict, approver, now)?;
             let dkm_core::access::LogRecord::Decision(d) = entry.record() else {
                 return Err(HostError::new(

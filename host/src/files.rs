@@ -85,7 +85,7 @@ pub fn generate_identity() -> Result<Identity> {
 /// Writes `identity` to a new identity file at `path` named `name` (mode 0600; an existing
 /// file is never replaced).
 pub fn write_identity(path: &Path, name: &str, identity: &Identity) -> Result<()> {
-    let text = zeroize::Zeroizing::new(identity_file_text(name, identity)?);
+    let text = identity_file_text(name, identity)?;
     write_file(path, text.as_bytes(), true, true)
 }
 

@@ -100,8 +100,8 @@ impl Clock {
     }
 
     /// A time source that may fail (a C callback reporting an error, a time the caller must
-    /// have set for the call): its error fails the operation before anything is read or
-    /// written.
+    /// have set for the call): its error fails the operation before it loads a ring (so no
+    /// pin is saved) or writes anything.
     pub fn try_from_fn(now: impl Fn() -> Result<u64> + Send + Sync + 'static) -> Clock {
         Clock {
             source: ClockSource::Function(Arc::new(now)),

@@ -97,10 +97,11 @@ impl<S: Store> Host<S> {
 
     fn maintain_or_roll(&self, name: &str, holder: &Identity, roll: bool) -> Result<Vec<Event>> {
         self.retry(|| {
+            // The clock first: a clock that fails leaves the store and the pins untouched.
+            let now = self.now()?;
             let l = self.load(name)?;
             let head = self.audit_head(name, &l)?;
             let log = self.log(name, &l.ring)?;
-            let now = self.now()?;
             l.ring.recheck_since(0, &log.quorum_check(now))?;
             let mut kh = KeyHolder::open(l.ring, holder)?;
             let quorum = log.quorum_check(now);
@@ -234,6 +235,7 @@ impl<S: Store> Host<S> {
         context: &[u8],
         seal_only: SealOnly,
     ) -> Result<Unsealed> {
+        let (now, flags) = (self.now()?, self.flags());
         let l = self.load(name)?;
         let (anchored, version) = (audit_anchor(&l.ring), l.version);
         let mut s = GrantSession::open(l.ring, requester, grant)?;
@@ -246,7 +248,6 @@ impl<S: Store> Host<S> {
             version,
             error: None,
         };
-        let (now, flags) = (self.now()?, self.flags());
         let opened = match origin {
             Origin::SealOnly => {
                 s.unseal_seal_only(requester, &bytes, context, now, flags, &mut sink)

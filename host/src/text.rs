@@ -5,12 +5,13 @@
 use std::path::Path;
 
 use dkm_core::{ErrorKind, Identity, Pin, PublicIdentity};
+use zeroize::Zeroizing;
 
 use crate::error::{HostError, Result};
 
 /// A secret identity file: a comment line naming it, then the secret text. The name is 1 to
 /// 64 characters without control characters.
-pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
+pub fn identity_file_text(name: &str, id: &Identity) -> Result<Zeroizing<String>> {
     if crate::error::looks_secret(name) {
         return Err(HostError::new(
             ErrorKind::InvalidInput,
@@ -23,10 +24,20 @@ pub fn identity_file_text(name: &str, id: &Identity) -> Result<String> {
             "an identity name is 1 to 64 characters without control characters",
         ));
     }
-    Ok(format!(
-        "# dkm identity {name}: keep this file secret\n{}\n",
-        id.to_secret_text().as_str()
-    ))
+    // Built in one buffer reserved up front: a growing String would leave copies of the
+    // secret in the blocks it frees.
+    let secret = id.to_secret_text();
+    const HEAD: &str = "# dkm identity ";
+    const MID: &str = ": keep this file secret\n";
+    let mut text = Zeroizing::new(String::with_capacity(
+        HEAD.len() + name.len() + MID.len() + secret.len() + 1,
+    ));
+    text.push_str(HEAD);
+    text.push_str(name);
+    text.push_str(MID);
+    text.push_str(&secret);
+    text.push('\n');
+    Ok(text)
 }
 
 pub(crate) fn secret_given(what: &str) -> HostError {

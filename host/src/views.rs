@@ -795,12 +795,13 @@ impl ParseJson for AuditReport {
 impl<S: Store> Host<S> {
     /// The ring as an operator inspects it ([`RingInfo`]).
     pub fn ring_info(&self, name: &str) -> Result<RingInfo> {
-        let l = self.load(name)?;
-        Ok(RingInfo::of(&l.ring, self.now()?))
+        let now = self.now()?;
+        Ok(RingInfo::of(&self.load(name)?.ring, now))
     }
 
     /// Epochs, the current key, states and times (never material).
     pub fn keys(&self, name: &str) -> Result<KeyListing> {
-        Ok(self.load(name)?.ring.keys(self.now()?))
+        let now = self.now()?;
+        Ok(self.load(name)?.ring.keys(now))
     }
 }

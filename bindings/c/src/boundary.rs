@@ -118,14 +118,19 @@ thread_local! {
 /// copy it to keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn dkm_last_error_message() -> *const c_char {
-    LAST_ERROR.with(|m| m.borrow().as_ref().map_or(c"".as_ptr(), |c| c.as_ptr()))
+    // `try_with`: during thread teardown (a pthread key's or a C++ thread_local's destructor
+    // calling dkm) the slot may be gone; a panic here would cross into C.
+    LAST_ERROR
+        .try_with(|m| m.borrow().as_ref().map_or(c"".as_ptr(), |c| c.as_ptr()))
+        .unwrap_or(c"".as_ptr())
 }
 
 fn set_last_error(message: &str) {
     let text = (!message.is_empty())
         .then(|| CString::new(message.replace('\0', " ")).ok())
         .flatten();
-    LAST_ERROR.with(|m| *m.borrow_mut() = text);
+    // As in `dkm_last_error_message`: no message is kept once the thread's slot is gone.
+    let _ = LAST_ERROR.try_with(|m| *m.borrow_mut() = text);
 }
 
 /// A failed call's error: a kind and a message.

@@ -330,8 +330,9 @@ pub(crate) fn parse_pin(b: &[u8]) -> Result<Pin> {
 
 /// Loads a ring's public part (`dkm ring export-public`'s file, or
 /// `dkm_host_export_public`'s bytes) into `*out`, verified through `pin` (`pin_len` bytes: a
-/// pin file's hex text or the pin's bytes) when given, else through the pin the part carries,
-/// which trusts whoever made the file. `DKM_TAMPERED` when it does not verify.
+/// pin file's hex text or the pin's bytes) when it is not NULL (an empty pin is
+/// `DKM_INVALID_INPUT`), else through the pin the part carries, which trusts whoever made the
+/// file. `DKM_TAMPERED` when it does not verify.
 ///
 /// # Safety
 /// `public_part` must point to `public_len` bytes; `pin` to `pin_len` bytes or be NULL with
@@ -349,6 +350,7 @@ pub unsafe extern "C" fn dkm_ring_public_new(
     guard(|| {
         // SAFETY: per this function's contract.
         let p = unsafe { bytes(public_part, public_len, "public_part") }?;
+        let pin_given = !pin.is_null();
         // SAFETY: per this function's contract.
         let pin = unsafe { bytes(pin, pin_len, "pin") }?;
         // SAFETY: per this function's contract.
@@ -356,10 +358,12 @@ pub unsafe extern "C" fn dkm_ring_public_new(
         if p.is_empty() {
             return Err(invalid("public_part is empty"));
         }
-        let pin = if pin.is_empty() {
-            None
-        } else {
-            Some(parse_pin(pin)?)
+        // Only NULL means "no pin": an empty pin (a truncated pin file) must not quietly
+        // become trust in whoever made the public part.
+        let pin = match (pin_given, pin.is_empty()) {
+            (false, _) => None,
+            (true, true) => return Err(invalid("pin is empty: give NULL for no pin")),
+            (true, false) => Some(parse_pin(pin)?),
         };
         let inner = dkm_host::load_public(p, pin.as_ref())?;
         give(slot, dkm_ring_public { inner });

@@ -52,10 +52,11 @@ pub struct dkm_host_options {
 }
 
 /// A clock the caller supplies: writes the time now (Unix seconds) to `*now` and returns
-/// `DKM_OK`, or returns another status to fail the operation before anything is read or
-/// written (the operation fails with that status; one this library does not define is taken
-/// as `DKM_INVALID_INPUT`). Called at each operation, from the calling thread, with no lock of the library
-/// held.
+/// `DKM_OK`, or returns another status to fail the operation before it loads a ring (no pin
+/// is saved) or writes anything (the operation fails with that status; one this library does
+/// not define is taken as `DKM_INVALID_INPUT`). Called at each operation, from the calling
+/// thread, with no lock of the library held. It must return: never throw a C++ exception or
+/// `longjmp` out of it.
 pub type dkm_clock_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, now: *mut u64) -> dkm_status>;
 
@@ -351,7 +352,11 @@ pub struct dkm_change {
     pub request: [c_char; 65],
 }
 
-fn put_change(slot: *mut dkm_change, c: &ChangeOutcome) {
+/// Writes `c` to `slot` when it is not NULL.
+///
+/// # Safety
+/// `slot` must be NULL or writable.
+unsafe fn put_change(slot: *mut dkm_change, c: &ChangeOutcome) {
     let mut v = dkm_change {
         outcome: DKM_CHANGE_APPLIED,
         version: 0,
@@ -370,7 +375,7 @@ fn put_change(slot: *mut dkm_change, c: &ChangeOutcome) {
             }
         }
     }
-    // SAFETY: NULL (the caller does not want it) or writable, per each verb's contract.
+    // SAFETY: NULL (the caller does not want it) or writable, per this function's contract.
     if let Some(s) = unsafe { slot.as_mut() } {
         *s = v;
     }
@@ -527,7 +532,8 @@ pub unsafe extern "C" fn dkm_host_add_member(
         // SAFETY: per this function's contract.
         let m = unsafe { handle(member, "member") }?;
         let c = h.add_member(r, a, self::role(role)?, &m.inner)?;
-        put_change(change, &c);
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -553,7 +559,8 @@ pub unsafe extern "C" fn dkm_host_remove_member(
         // SAFETY: per this function's contract.
         let m = unsafe { handle(member, "member") }?;
         let c = h.remove_member(r, a, &m.inner)?;
-        put_change(change, &c);
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -592,7 +599,8 @@ pub unsafe extern "C" fn dkm_host_set_approval_levels(
             }
         }
         let c = h.set_approval_levels(r, a, &specs)?;
-        put_change(change, &c);
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -614,7 +622,9 @@ pub unsafe extern "C" fn dkm_host_revoke_epoch(
     guard(|| {
         // SAFETY: per this function's contract.
         let (h, r, a) = unsafe { with(host, ring, admin, "admin") }?;
-        put_change(change, &h.revoke_epoch(r, a, epoch)?);
+        let c = h.revoke_epoch(r, a, epoch)?;
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -637,7 +647,9 @@ pub unsafe extern "C" fn dkm_host_shred_before(
     guard(|| {
         // SAFETY: per this function's contract.
         let (h, r, a) = unsafe { with(host, ring, admin, "admin") }?;
-        put_change(change, &h.shred_before(r, a, cutoff)?);
+        let c = h.shred_before(r, a, cutoff)?;
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -661,7 +673,9 @@ pub unsafe extern "C" fn dkm_host_revoke_grant(
         let (h, r, a) = unsafe { with(host, ring, admin, "admin") }?;
         // SAFETY: per this function's contract.
         let g = grant_id(unsafe { text(grant, "grant") }?)?;
-        put_change(change, &h.revoke_grant(r, a, g)?);
+        let c = h.revoke_grant(r, a, g)?;
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -686,7 +700,9 @@ pub unsafe extern "C" fn dkm_host_rename_ring(
         let (h, r, a) = unsafe { with(host, ring, admin, "admin") }?;
         // SAFETY: per this function's contract.
         let n = unsafe { text(new_name, "new_name") }?;
-        put_change(change, &h.rename_ring(r, n, a)?);
+        let c = h.rename_ring(r, n, a)?;
+        // SAFETY: `change` is NULL or writable per this function's contract.
+        unsafe { put_change(change, &c) };
         Ok(())
     })
 }
@@ -840,9 +856,13 @@ pub unsafe extern "C" fn dkm_host_seal_armored(
     })
 }
 
-fn put_unsealed(u: &Unsealed, plaintext: &mut dkm_buffer, origin: *mut i32) -> Result<()> {
+/// Hands out an unsealed plaintext and, when `origin` is not NULL, its origin.
+///
+/// # Safety
+/// `origin` must be NULL or writable.
+unsafe fn put_unsealed(u: &Unsealed, plaintext: &mut dkm_buffer, origin: *mut i32) -> Result<()> {
     put(plaintext, &u.plaintext)?;
-    // SAFETY: NULL or writable per each verb's contract.
+    // SAFETY: NULL or writable per this function's contract.
     if let Some(o) = unsafe { origin.as_mut() } {
         *o = match u.origin {
             Origin::KeyHolder => DKM_ORIGIN_KEY_HOLDER,
@@ -886,7 +906,8 @@ pub unsafe extern "C" fn dkm_host_unseal(
         // SAFETY: per this function's contract.
         let slot = unsafe { out(plaintext, "plaintext") }?;
         let u = h.unseal(r, k, s, c, self::seal_only(seal_only)?)?;
-        put_unsealed(&u, slot, origin)
+        // SAFETY: `origin` is NULL or writable per this function's contract.
+        unsafe { put_unsealed(&u, slot, origin) }
     })
 }
 
@@ -925,7 +946,8 @@ pub unsafe extern "C" fn dkm_host_unseal_with_grant(
         // SAFETY: per this function's contract.
         let slot = unsafe { out(plaintext, "plaintext") }?;
         let u = h.unseal_with_grant(r, q, g, s, c, self::seal_only(seal_only)?)?;
-        put_unsealed(&u, slot, origin)
+        // SAFETY: `origin` is NULL or writable per this function's contract.
+        unsafe { put_unsealed(&u, slot, origin) }
     })
 }
 

@@ -158,10 +158,13 @@ pub struct dkm_store_reply {
 }
 
 /// The callbacks of a store a C program keeps in its own database. Each returns `DKM_OK`, or
-/// `DKM_STORE_UNAVAILABLE` (any other code is also taken as a failure; `DKM_CONFLICT` from
-/// `commit` means an expectation did not hold). Every callback must be safe to call from
-/// several threads at once (a host serves many threads); the library never holds a lock of its
-/// own while it calls one. `name` is the ring's name (NUL-terminated UTF-8), lent for the call.
+/// `DKM_STORE_UNAVAILABLE` (any other code is taken as that too, except `DKM_CONFLICT` from
+/// `commit`: an expectation did not hold, and the host retries). Every callback must be safe
+/// to call from several threads at once (a host serves many threads); the library never holds
+/// a lock of its own while it calls one, so a callback may call dkm. A callback must return:
+/// never throw a C++ exception or `longjmp` out of it (catch everything and return
+/// `DKM_STORE_UNAVAILABLE`). `name` is the ring's name (NUL-terminated UTF-8), lent for the
+/// call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct dkm_store_vtable {
@@ -299,12 +302,14 @@ impl Drop for CStore {
     }
 }
 
+/// A callback's failure: `DKM_CONFLICT` from `commit` is a conflict (the host retries);
+/// anything else from any callback is `DKM_STORE_UNAVAILABLE`.
 fn failed(callback: &str, status: dkm_status) -> HostError {
-    let kind = u32::try_from(status)
-        .ok()
-        .and_then(ErrorKind::from_code)
-        .filter(|k| matches!(k, ErrorKind::Conflict | ErrorKind::StoreUnavailable))
-        .unwrap_or(ErrorKind::StoreUnavailable);
+    let kind = if callback == "commit" && status == crate::boundary::DKM_CONFLICT {
+        ErrorKind::Conflict
+    } else {
+        ErrorKind::StoreUnavailable
+    };
     HostError::new(
         kind,
         format!(

@@ -46,6 +46,7 @@
  */
 #define _XOPEN_SOURCE 700
 
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -542,6 +543,56 @@ static void test_options_and_clocks(void) {
         dkm_buffer_free(&before);
     }
     dkm_host_free(h);
+
+    /* A clock that fails stops every verb before it loads the ring: a fresh pin book stays
+     * empty (no first-use pin, no name record). */
+    {
+        const char *pins = tpath("clockfail-pins");
+        dkm_buffer b = {NULL, 0};
+        int32_t origin = 0;
+        static const char req[] =
+            "0000000000000000000000000000000000000000000000000000000000000000";
+        static const char grant[] = "00000000000000000000000000000000";
+        CHECK_OK(dkm_host_options_new(&o));
+        CHECK_OK(dkm_host_options_set_pin_dir(o, pins));
+        CHECK_OK(dkm_host_options_set_clock_callback(o, clock_cb, &clock));
+        CHECK_OK(dkm_host_new(store, o, &h));
+        dkm_host_options_free(o);
+        clock.status = DKM_STORE_UNAVAILABLE;
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_ring_info(h, "fixed", &b));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_keys(h, "fixed", &b));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_maintain(h, "fixed", svc.id, NULL));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_roll_epoch(h, "fixed", svc.id, NULL));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_seal(h, "fixed", svc.id, u8("x"), 1, NULL, 0, &b));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE,
+                     dkm_host_request_access(h, "fixed", eng.id, "why", 3600, NULL, NULL, 0, &b));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_approve(h, "fixed", req, "ops", ops.id));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_deny(h, "fixed", req, "ops", ops.id));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_grant(h, "fixed", req, svc.id, &b, NULL));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE,
+                     dkm_host_unseal_with_grant(h, "fixed", eng.id, grant, u8("x"), 1, NULL, 0,
+                                                DKM_ACCEPT_SEAL_ONLY, &b, &origin));
+        CHECK_STATUS(DKM_STORE_UNAVAILABLE,
+                     dkm_host_add_member(h, "fixed", admin.id, DKM_ROLE_APPROVER, ops.pub, NULL));
+        clock.status = DKM_OK;
+        {
+            DIR *d = opendir(pins);
+            struct dirent *e;
+            int entries = 0;
+            if (d != NULL) {
+                while ((e = readdir(d)) != NULL) {
+                    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                        entries++;
+                    }
+                }
+                closedir(d);
+            }
+            CHECK(entries == 0, "a failing clock saved no pin");
+        }
+        CHECK_OK(dkm_host_ring_info(h, "fixed", &b)); /* the clock back: a first use pins */
+        dkm_buffer_free(&b);
+        dkm_host_free(h);
+    }
 
     /* The thread clock: refused on a thread that set no time. */
     h = new_host(store, NULL);
@@ -1327,6 +1378,9 @@ static void test_seal_only(void) {
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_ring_public_new(pub.ptr, 0, NULL, 0, &x));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_ring_public_new(NULL, 9, NULL, 0, &x));
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_ring_public_new(pub.ptr, pub.len, NULL, 9, &x));
+    /* A pin given but empty (a truncated pin file) is refused, never taken as "no pin". */
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_ring_public_new(pub.ptr, pub.len, u8(""), 0, &x));
+    CHECK(x == NULL, "no public part from an empty pin");
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_ring_public_new(pub.ptr, pub.len, NULL, 0, NULL));
 
     /* A browser: a host on its own (empty) store, sealing to the public part. */
@@ -1513,6 +1567,9 @@ static void test_store_faults(void) {
     CHECK_BUF_EMPTY(json);
     mapstore_set_ring_status(m, DKM_TAMPERED); /* any other code: also unavailable */
     CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_seal(h, "r", svc.id, u8("x"), 1, NULL, 0, &s));
+    /* CONFLICT means a conflict only from `commit`: from a read it is a failure, not retried. */
+    mapstore_set_ring_status(m, DKM_CONFLICT);
+    CHECK_STATUS(DKM_STORE_UNAVAILABLE, dkm_host_maintain(h, "r", svc.id, NULL));
     mapstore_set_ring_status(m, DKM_OK);
 
     /* ROLLBACK: the host pinned a newer ring; the store serves an older one. */

@@ -339,6 +339,41 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* dkm called from a pthread key's destructor, which may run after the thread's Rust
+ * thread-locals are gone: every call still returns a status (no panic crosses into C). */
+static pthread_key_t teardown_key;
+static int teardown_status = -1;
+
+static void teardown_dtor(void *v) {
+    dkm_identity *id = NULL;
+    (void)v;
+    teardown_status = dkm_identity_generate(&id);
+    (void)dkm_last_error_message();
+    dkm_identity_free(id);
+}
+
+static void *teardown_thread(void *a) {
+    dkm_identity *id = NULL;
+    (void)a;
+    CHECK(pthread_setspecific(teardown_key, (void *)1) == 0, "pthread_setspecific");
+    /* A failed call first: the thread's message slot is in use. */
+    CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_generate(NULL));
+    CHECK_OK(dkm_identity_generate(&id));
+    dkm_identity_free(id);
+    return NULL;
+}
+
+static void test_thread_teardown(void) {
+    pthread_t t;
+    printf("-- dkm called while a thread is torn down\n");
+    CHECK(pthread_key_create(&teardown_key, teardown_dtor) == 0, "pthread_key_create");
+    CHECK(pthread_create(&t, NULL, teardown_thread, NULL) == 0, "pthread_create");
+    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+    CHECK(teardown_status == DKM_OK, "the destructor's call succeeded");
+    CHECK(pthread_key_delete(teardown_key) == 0, "pthread_key_delete");
+    printf("ok dkm called while a thread is torn down\n");
+}
+
 int main(void) {
     dkm_store *mem = NULL, *files = NULL;
     char tmpl[] = "/tmp/dkm-test-threads-XXXXXX";
@@ -362,6 +397,7 @@ int main(void) {
     dkm_identity_free(admin);
     dkm_identity_free(svc);
     nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_thread_teardown();
     printf("test_threads: all checks passed\n");
     return 0;
 }
