@@ -34,8 +34,9 @@ cargo check -p dkm-host --target x86_64-pc-windows-gnu --locked
 step "tests (workspace, default features; includes doctests and frozen test vectors)"
 cargo test --workspace --locked
 
-step "tests (dkm-core without std)"
+step "tests (dkm-core without std; and with std but without the fast AES-GCM path)"
 cargo test -p dkm-core --no-default-features --locked
+cargo test -p dkm-core --no-default-features --features std --locked
 
 step "benchmarks compile and run once (test mode)"
 cargo test -p dkm-bench --benches --locked

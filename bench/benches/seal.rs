@@ -1,4 +1,5 @@
-//! dkm sealing and unsealing against raw AES-256-GCM from `ring`, plus key derivation.
+//! dkm sealing and unsealing against raw AES-256-GCM from `ring` and `aws-lc-rs` (key set up,
+//! counter nonce), seal-only against one X25519 Diffie-Hellman, key lookups, secrets by age.
 //!
 //! Run with `cargo bench -p dkm-bench`; `cargo test -p dkm-bench --benches` runs each
 //! benchmark once as a smoke test. See `bench/README.md` for what each number means.
@@ -9,22 +10,25 @@ use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dkm_core::rand_core::{TryCryptoRng, TryRng};
 use dkm_core::rng::SystemRng;
 use dkm_core::{EpochKeys, NodeSet, RingId, Schedule, SealedSecret, Secret32};
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 
-/// Plaintext sizes: a short secret, a small document, a large blob.
-const SIZES: [(usize, &str); 3] = [(64, "64B"), (1024, "1KiB"), (1 << 20, "1MiB")];
+/// Plaintext sizes: a short secret, a small document, a medium one, a large blob.
+const SIZES: [(usize, &str); 4] = [
+    (64, "64B"),
+    (1024, "1KiB"),
+    (64 << 10, "64KiB"),
+    (1 << 20, "1MiB"),
+];
 /// The context every dkm seal binds.
 const CONTEXT: &[u8] = b"dkm-bench/context";
 /// The interval sealed to (any interval works with the whole tree held).
 const INTERVAL: u16 = 4242;
-/// dkm's AAD is `header (48 B for suite 1) ‖ SHA-256(context) (32 B)`: give ring the same
-/// amount of AAD so GHASH does the same work.
-const RING_AAD: [u8; 80] = [0xa5; 80];
+/// dkm's AAD is `header (48 B for suite 1) ‖ SHA-256(context) (32 B)`: give the peers the
+/// same amount of AAD so GHASH does the same work.
+const PEER_AAD: [u8; 80] = [0xa5; 80];
 
 /// An RNG that asks the operating system (`getrandom(2)`) for every draw: what sealing costs
 /// without a userspace CSPRNG.
@@ -55,8 +59,11 @@ impl TryCryptoRng for OsPerDrawRng {}
 
 /// Epoch key material holding the whole tree (the epoch's root), as the ring's creator has it.
 fn epoch_keys() -> EpochKeys {
+    epoch_keys_with(Schedule::new(1_800_000_000, 3600).expect("schedule"))
+}
+
+fn epoch_keys_with(schedule: Schedule) -> EpochKeys {
     let ring = RingId([0x11; 16]);
-    let schedule = Schedule::new(1_800_000_000, 3600).expect("schedule");
     let mut root = [0x42u8; 32];
     EpochKeys::new(
         ring,
@@ -70,40 +77,107 @@ fn plaintext(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
-fn ring_key() -> LessSafeKey {
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0x37; 32]).expect("AES-256 key"))
+/// The peers: raw AES-256-GCM with the key set up once and a counter nonce (no RNG), sealing
+/// into a fresh buffer (`ciphertext ‖ tag`) and opening into a fresh buffer, as dkm does.
+trait Peer {
+    fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8>;
+    fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8>;
 }
 
-/// `ciphertext ‖ tag` in a fresh buffer, like dkm's output, under a fresh random nonce.
-fn ring_seal(key: &LessSafeKey, rng: &SystemRandom, pt: &[u8]) -> ([u8; NONCE_LEN], Vec<u8>) {
-    let mut nonce = [0u8; NONCE_LEN];
-    rng.fill(&mut nonce).expect("ring SystemRandom");
-    let mut out = Vec::with_capacity(pt.len() + AES_256_GCM.tag_len());
-    out.extend_from_slice(pt);
-    let tag = key
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(&RING_AAD),
-            &mut out,
-        )
-        .expect("ring seal");
-    out.extend_from_slice(tag.as_ref());
-    (nonce, out)
+fn nonce_of(counter: u64) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_be_bytes());
+    n
 }
 
-/// Opens into a fresh buffer (dkm's unseal also returns a new buffer).
-fn ring_open(key: &LessSafeKey, nonce: [u8; NONCE_LEN], sealed: &[u8]) -> Vec<u8> {
-    let mut buf = sealed.to_vec();
-    let len = key
-        .open_in_place(
-            Nonce::assume_unique_for_key(nonce),
-            Aad::from(&RING_AAD),
-            &mut buf,
-        )
-        .expect("ring open")
-        .len();
-    buf.truncate(len);
-    buf
+struct RingPeer(ring::aead::LessSafeKey);
+
+impl Peer for RingPeer {
+    fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8> {
+        use ring::aead::{Aad, Nonce};
+        let mut out = Vec::with_capacity(pt.len() + 16);
+        out.extend_from_slice(pt);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce_of(counter)),
+                Aad::from(&PEER_AAD),
+                &mut out,
+            )
+            .expect("ring seal");
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8> {
+        use ring::aead::{Aad, Nonce};
+        let mut buf = sealed.to_vec();
+        let len = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce_of(counter)),
+                Aad::from(&PEER_AAD),
+                &mut buf,
+            )
+            .expect("ring open")
+            .len();
+        buf.truncate(len);
+        buf
+    }
+}
+
+struct AwsLcPeer(aws_lc_rs::aead::LessSafeKey);
+
+impl Peer for AwsLcPeer {
+    fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let mut out = Vec::with_capacity(pt.len() + 16);
+        out.extend_from_slice(pt);
+        let tag = self
+            .0
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce_of(counter)),
+                Aad::from(&PEER_AAD),
+                &mut out,
+            )
+            .expect("aws-lc-rs seal");
+        out.extend_from_slice(tag.as_ref());
+        out
+    }
+
+    fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::aead::{Aad, Nonce};
+        let mut buf = sealed.to_vec();
+        let len = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce_of(counter)),
+                Aad::from(&PEER_AAD),
+                &mut buf,
+            )
+            .expect("aws-lc-rs open")
+            .len();
+        buf.truncate(len);
+        buf
+    }
+}
+
+fn peers() -> [(&'static str, Box<dyn Peer>); 2] {
+    let key = [0x37u8; 32];
+    [
+        (
+            "ring",
+            Box::new(RingPeer(ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &key).expect("key"),
+            ))),
+        ),
+        (
+            "aws_lc_rs",
+            Box::new(AwsLcPeer(aws_lc_rs::aead::LessSafeKey::new(
+                aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, &key).expect("key"),
+            ))),
+        ),
+    ]
 }
 
 fn seal(c: &mut Criterion) {
@@ -111,29 +185,27 @@ fn seal(c: &mut Criterion) {
     // Warm the cache: every seal below is a cache hit, as for a current interval.
     epoch.interval_keys(INTERVAL).expect("interval keys");
     let mut sys = SystemRng::new().expect("SystemRng");
-    let mut os = OsPerDrawRng;
-    let rkey = ring_key();
-    let rrng = SystemRandom::new();
+    let peers = peers();
 
     let mut g = c.benchmark_group("seal");
     for (len, name) in SIZES {
         let pt = plaintext(len);
         g.throughput(Throughput::Bytes(len as u64));
-        g.bench_with_input(BenchmarkId::new("dkm_system_rng", name), &pt, |b, pt| {
+        g.bench_with_input(BenchmarkId::new("dkm", name), &pt, |b, pt| {
             b.iter(|| {
                 let keys = epoch.interval_keys(INTERVAL).expect("interval keys");
                 keys.seal(black_box(pt), CONTEXT, &mut sys).expect("seal")
             })
         });
-        g.bench_with_input(BenchmarkId::new("dkm_os_per_draw", name), &pt, |b, pt| {
-            b.iter(|| {
-                let keys = epoch.interval_keys(INTERVAL).expect("interval keys");
-                keys.seal(black_box(pt), CONTEXT, &mut os).expect("seal")
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("ring_aes256gcm", name), &pt, |b, pt| {
-            b.iter(|| ring_seal(&rkey, &rrng, black_box(pt)))
-        });
+        for (peer, p) in &peers {
+            let mut counter = 0u64;
+            g.bench_with_input(BenchmarkId::new(*peer, name), &pt, |b, pt| {
+                b.iter(|| {
+                    counter += 1;
+                    p.seal(counter, black_box(pt))
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -141,8 +213,7 @@ fn seal(c: &mut Criterion) {
 fn unseal(c: &mut Criterion) {
     let mut epoch = epoch_keys();
     let mut sys = SystemRng::new().expect("SystemRng");
-    let rkey = ring_key();
-    let rrng = SystemRandom::new();
+    let peers = peers();
 
     let mut g = c.benchmark_group("unseal");
     for (len, name) in SIZES {
@@ -152,9 +223,9 @@ fn unseal(c: &mut Criterion) {
             .expect("interval keys")
             .seal(&pt, CONTEXT, &mut sys)
             .expect("seal");
-        let (nonce, rsealed) = ring_seal(&rkey, &rrng, &pt);
         g.throughput(Throughput::Bytes(len as u64));
-        // What a holder does with a sealed secret: parse, look up the key (cache hit), open.
+        // What a holder does with a sealed secret: parse, look up the key (cache hit), open
+        // into a fresh buffer (zeroized when dropped, inside the timing).
         g.bench_with_input(BenchmarkId::new("dkm", name), &sealed, |b, sealed| {
             b.iter(|| {
                 let s = SealedSecret::parse(black_box(sealed)).expect("parse");
@@ -164,18 +235,76 @@ fn unseal(c: &mut Criterion) {
                 out
             })
         });
-        g.bench_with_input(
-            BenchmarkId::new("ring_aes256gcm", name),
-            &rsealed,
-            |b, rs| {
+        // In place, taking the sealed bytes (their copy is made outside the timing).
+        let keys = epoch
+            .keys_for(&SealedSecret::parse(&sealed).expect("parse").key_id())
+            .expect("keys");
+        g.bench_with_input(BenchmarkId::new("dkm_owned", name), &sealed, |b, sealed| {
+            b.iter_batched(
+                || sealed.clone(),
+                |owned| {
+                    let out = keys.unseal_owned(owned, CONTEXT).expect("unseal");
+                    assert_eq!(out.len(), len);
+                    out
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        for (peer, p) in &peers {
+            let psealed = p.seal(1, &pt);
+            g.bench_with_input(BenchmarkId::new(*peer, name), &psealed, |b, ps| {
                 b.iter(|| {
-                    let out = ring_open(&rkey, nonce, black_box(rs));
+                    let out = p.open(1, black_box(ps));
                     assert_eq!(out.len(), len);
                     out
                 })
-            },
-        );
+            });
+        }
     }
+    g.finish();
+}
+
+/// A secret sealed three years ago (1,096 daily intervals back) against a current one, both
+/// with their interval keys cached, and the old one with a cache miss every time.
+fn age(c: &mut Criterion) {
+    let start = 1_700_000_000;
+    let mut epoch = epoch_keys_with(Schedule::new(start, 86_400).expect("schedule"));
+    let mut sys = SystemRng::new().expect("SystemRng");
+    let pt = plaintext(64);
+    let (old_i, now_i) = (10u16, 10 + 1_096);
+    let old = epoch
+        .interval_keys(old_i)
+        .expect("keys")
+        .seal(&pt, CONTEXT, &mut sys)
+        .expect("seal");
+    let cur = epoch
+        .interval_keys(now_i)
+        .expect("keys")
+        .seal(&pt, CONTEXT, &mut sys)
+        .expect("seal");
+    let mut g = c.benchmark_group("unseal_by_age");
+    for (name, sealed) in [("current_64B", &cur), ("three_years_old_64B", &old)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let s = SealedSecret::parse(black_box(sealed)).expect("parse");
+                let keys = epoch.keys_for(&s.key_id()).expect("keys");
+                keys.unseal(&s, CONTEXT).expect("unseal")
+            })
+        });
+    }
+    // A one-entry cache and the current secret opened in between: the old one's interval
+    // keys are derived again each time (a 16-level walk from the root).
+    let mut cold = epoch_keys_with(Schedule::new(start, 86_400).expect("schedule"));
+    cold.set_cache_capacity(1);
+    let cur_id = SealedSecret::parse(&cur).expect("parse").key_id();
+    g.bench_function("three_years_old_64B_uncached", |b| {
+        b.iter(|| {
+            cold.keys_for(&cur_id).expect("keys");
+            let s = SealedSecret::parse(black_box(&old)).expect("parse");
+            let keys = cold.keys_for(&s.key_id()).expect("keys");
+            keys.unseal(&s, CONTEXT).expect("unseal")
+        })
+    });
     g.finish();
 }
 
@@ -200,6 +329,13 @@ fn seal_only(c: &mut Criterion) {
             let keys = epoch.keys_for(&s.key_id()).expect("keys");
             keys.unseal_seal_only(&s, CONTEXT).expect("unseal")
         })
+    });
+    // The peer: one X25519 Diffie-Hellman of x25519-dalek (a seal-only seal does one, plus
+    // the ephemeral key's base-point multiplication).
+    let secret = x25519_dalek::StaticSecret::from([0x24u8; 32]);
+    let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from([0x42u8; 32]));
+    g.bench_function("x25519_dalek_dh", |b| {
+        b.iter(|| secret.diffie_hellman(black_box(&public)).to_bytes())
     });
     g.finish();
 }
@@ -267,6 +403,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = seal, unseal, seal_only, keys, rng
+    targets = seal, unseal, age, seal_only, keys, rng
 }
 criterion_main!(benches);

@@ -194,7 +194,7 @@ int main(int argc, char **argv) {
            "seal", len, m[0], m[1], m[2], m[3], m[0] / m[2], m[0] / m[3], m[1] / m[2],
            m[1] / m[3]);
     /* unseal: dkm's own sealed secrets; OpenSSL's with the key set up */
-    dkm_buffer sealed[2] = {{0}, {0}};
+    dkm_buffer sealed[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
     for (int p = 0; p < 2; p++)
       OK(dkm_host_seal(hosts[p].host, hosts[p].ring, hosts[p].holder, pt, len, CONTEXT,
                        sizeof CONTEXT, &sealed[p]));

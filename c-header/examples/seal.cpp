@@ -34,7 +34,7 @@ using public_identity =
 
 // A library-owned buffer, zeroized and freed when it goes out of scope.
 struct buffer {
-  dkm_buffer b{nullptr, 0};
+  dkm_buffer b{nullptr, 0, 0};
   buffer() = default;
   buffer(const buffer &) = delete;
   buffer &operator=(const buffer &) = delete;

@@ -10,7 +10,7 @@
  *    failed call's message on this thread (never a secret), valid until the next dkm call
  *    on the same thread.
  *  - Results come back through out-parameters, written only on success. A handle
- *    out-parameter is set to NULL and a dkm_buffer one to {NULL, 0} first, so freeing
+ *    out-parameter is set to NULL and a dkm_buffer one to {NULL, 0, 0} first, so freeing
  *    them after a failure is always safe. Out-parameters documented "may be NULL" are
  *    optional; every other NULL pointer is DKM_INVALID_INPUT, never a crash.
  *  - Handles (dkm_identity, dkm_public_identity, dkm_ring_public, dkm_store, dkm_host,
@@ -23,7 +23,8 @@
  *    that is not UTF-8 is DKM_INVALID_INPUT.
  *  - Byte results are a dkm_buffer owned by the library: read ptr[0..len] (followed by a
  *    NUL byte, so a text result is a C string), then dkm_buffer_free(&buf), which zeroizes
- *    it. Plaintexts and secret identity texts are secrets: free them promptly.
+ *    it; dkm_buffer b = {0}; is an empty one. Plaintexts and secret identity texts are
+ *    secrets: free them promptly.
  *  - No Rust panic crosses this boundary (a caught panic is DKM_INTERNAL). The library
  *    holds no lock of its own while it calls one of your callbacks (store, clock), so a
  *    callback may call dkm; a callback must return normally (never throw a C++ exception
@@ -166,7 +167,8 @@ typedef int32_t dkm_status;
  * Bytes owned by the library, handed to the caller: read `ptr[0..len]`, then give it back to
  * `dkm_buffer_free`, which zeroizes and frees it. After a success `ptr` is never NULL, and
  * `ptr[len]` is a NUL byte that `len` does not count, so a text result is also a C string.
- * A failed call leaves `{NULL, 0}` in its buffer out-parameters.
+ * A failed call leaves `{NULL, 0, 0}` in its buffer out-parameters; `dkm_buffer b = {0};`
+ * is an empty buffer.
  */
 typedef struct dkm_buffer {
   /**
@@ -177,6 +179,11 @@ typedef struct dkm_buffer {
    * How many bytes, not counting the trailing NUL.
    */
   size_t len;
+  /**
+   * The size of the allocation behind `ptr` (at least `len + 1`), for `dkm_buffer_free`:
+   * read-only for the caller.
+   */
+  size_t capacity;
 } dkm_buffer;
 
 /**
@@ -490,13 +497,13 @@ const char *dkm_status_name(dkm_status status);
 const char *dkm_last_error_message(void);
 
 /**
- * Zeroizes and frees a buffer a function handed out, then sets it to `{NULL, 0}`. NULL, or
- * a buffer whose `ptr` is NULL, is a no-op; freeing the same buffer twice is safe because the
- * first call clears it (a copy of the struct must not be freed again).
+ * Zeroizes and frees a buffer a function handed out, then sets it to `{NULL, 0, 0}`. NULL,
+ * or a buffer whose `ptr` is NULL, is a no-op; freeing the same buffer twice is safe because
+ * the first call clears it (a copy of the struct must not be freed again).
  *
  * # Safety
- * `buf` must be NULL or point to a `dkm_buffer` that is `{NULL, 0}` or exactly as a dkm
- * function filled it in.
+ * `buf` must be NULL or point to a `dkm_buffer` that is empty or exactly as a dkm function
+ * filled it in.
  */
 void dkm_buffer_free(struct dkm_buffer *buf);
 
@@ -526,7 +533,7 @@ dkm_status dkm_identity_from_text(const uint8_t *text,
  * (`DKM_INVALID_INPUT`) when group or others may write it (they could swap in an identity of
  * their own); when they may read it, the identity is read and `*warning` (may be NULL) gets
  * what is wrong and the fix, as text (show it to the user, as ssh does); otherwise
- * `*warning` is `{NULL, 0}`.
+ * `*warning` is `{NULL, 0, 0}`.
  *
  * # Safety
  * `path` must be a NUL-terminated string; `out` writable; `warning` NULL or writable.

@@ -202,9 +202,61 @@ impl<'a> SealedSecret<'a> {
     }
 }
 
+/// `SHA-256("")`: the hash of the empty context, the most common one, kept as a constant.
+const EMPTY_CONTEXT_HASH: [u8; 32] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
 /// `SHA-256(context)`.
 pub(crate) fn context_hash(context: &[u8]) -> [u8; 32] {
+    if context.is_empty() {
+        return EMPTY_CONTEXT_HASH;
+    }
     Sha256::digest(context).into()
+}
+
+/// A plaintext opened in place, in the buffer that held its sealed secret
+/// ([`IntervalKeys::unseal_owned`]): no second buffer, no copy. Derefs to the plaintext;
+/// the whole buffer is zeroized when dropped. `Debug` shows only the length.
+pub struct Opened {
+    buf: Zeroizing<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl Opened {
+    /// The plaintext.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The plaintext alone in its buffer (moved to the front within it, no new allocation),
+    /// still zeroized when dropped.
+    pub fn into_vec(mut self) -> Zeroizing<Vec<u8>> {
+        let (start, end) = (self.start, self.end);
+        self.buf.copy_within(start..end, 0);
+        let mut buf = core::mem::take(&mut *self.buf);
+        // The tail (the moved-from bytes and the tag) is cleared before it is cut off.
+        if let Some(tail) = buf.get_mut(end - start..) {
+            zeroize::Zeroize::zeroize(tail);
+        }
+        buf.truncate(end - start);
+        Zeroizing::new(buf)
+    }
+}
+
+impl core::ops::Deref for Opened {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl core::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Opened(<{} bytes redacted>)", self.end - self.start)
+    }
 }
 
 /// A commit key, kept as an HMAC-SHA-256 state already keyed (and already fed the
@@ -407,6 +459,44 @@ impl IntervalKeys {
         unseal_raw(sealed, &xaes, &commit, context)
     }
 
+    /// Opens a key holder's secret (suite 1) like [`IntervalKeys::unseal`], but in place:
+    /// it takes the sealed bytes (binary form) and decrypts them where they are, so a large
+    /// secret costs no second buffer and no copy. The buffer is zeroized when the result is
+    /// dropped, and on any failure before it is returned.
+    pub fn unseal_owned(&self, sealed: Vec<u8>, context: &[u8]) -> Result<Opened> {
+        let mut buf = Zeroizing::new(sealed);
+        let (nonce, aad_buf, aad_len, tag, start, end) = {
+            let s = SealedSecret::parse(&buf)?;
+            self.check_id(&s)?;
+            if s.suite != Suite::Xaes256GcmCommit {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "this is a seal-only secret, which anyone holding the ring's public part can make: open it with unseal_seal_only",
+                ));
+            }
+            let ctx_hash = context_hash(context);
+            let expected = self.commit.commitment(s.header(), &ctx_hash);
+            if !bool::from(expected.ct_eq(&s.commitment)) {
+                return Err(Error::tampered());
+            }
+            let mut aad_buf = [0u8; MAX_HEADER_LEN + 32];
+            let aad_len = aad_of(&mut aad_buf, s.header(), &ctx_hash)?.len();
+            let start = s.header_len + COMMITMENT_LEN;
+            let end = buf.len().saturating_sub(TAG_LEN);
+            let tag: [u8; TAG_LEN] = buf
+                .get(end..)
+                .and_then(|t| t.try_into().ok())
+                .ok_or(Error::malformed("ciphertext shorter than its tag"))?;
+            (s.nonce, aad_buf, aad_len, tag, start, end)
+        };
+        let aad = aad_buf.get(..aad_len).unwrap_or_default();
+        let body = buf
+            .get_mut(start..end)
+            .ok_or(Error::malformed("ciphertext shorter than its tag"))?;
+        self.xaes.decrypt_in_place(&nonce, aad, body, &tag)?;
+        Ok(Opened { buf, start, end })
+    }
+
     fn check_id(&self, sealed: &SealedSecret<'_>) -> Result<()> {
         if sealed.key_id != self.id() {
             return Err(Error::new(
@@ -499,5 +589,19 @@ pub fn decode_any(input: &[u8]) -> Result<alloc::borrow::Cow<'_, [u8]>> {
         Ok(alloc::borrow::Cow::Owned(dearmor(text)?))
     } else {
         Ok(alloc::borrow::Cow::Borrowed(input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_context_hash_constant_is_sha256_of_nothing() {
+        let computed: [u8; 32] = Sha256::digest([]).into();
+        assert_eq!(EMPTY_CONTEXT_HASH, computed);
+        assert_eq!(context_hash(b""), computed);
+        let one: [u8; 32] = Sha256::digest([0u8]).into();
+        assert_eq!(context_hash(&[0]), one);
     }
 }

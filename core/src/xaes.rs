@@ -7,6 +7,12 @@
 //! `M2 = 00 02 58 00 ‖ N[..12]`, `Kx = AES-256_K(M1 ⊕ K1) ‖ AES-256_K(M2 ⊕ K1)`,
 //! `Nx = N[12..]`, then AES-256-GCM with `Kx` and `Nx`. The block cipher and GCM are the
 //! RustCrypto `aes` and `aes-gcm` crates; only the two-block key derivation is written here.
+//!
+//! With the `fast-aes` feature on x86-64 and aarch64 Linux, messages of at least
+//! [`FAST_MIN_LEN`] bytes go through `ring`'s AES-256-GCM instead (VAES / AVX2 or ARMv8
+//! assembly, several times RustCrypto's throughput); shorter ones stay on RustCrypto, whose
+//! per-key setup is cheaper and whose key schedule is zeroized on drop. Both paths give
+//! identical bytes (a differential property test checks it; ADR 0006).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -27,6 +33,12 @@ pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 24;
 /// Length of the authentication tag.
 pub const TAG_LEN: usize = 16;
+/// The shortest message the fast AES-GCM path (`fast-aes`) takes: below it RustCrypto is as
+/// fast (its key setup is cheaper), and it zeroizes its key schedule.
+pub const FAST_MIN_LEN: usize = 1024;
+/// Whether this build has the fast AES-GCM path (the `fast-aes` feature on x86-64 or
+/// aarch64 Linux).
+pub const HAS_FAST_PATH: bool = cfg!(dkm_fast_aes);
 
 /// An XAES-256-GCM key with its AES key schedule and `K1` precomputed, so each message costs
 /// two AES blocks of derivation plus one AES-256-GCM key setup.
@@ -48,8 +60,8 @@ impl XaesKey {
         XaesKey { aes, k1 }
     }
 
-    /// The per-nonce AES-256-GCM instance and its 96-bit nonce.
-    fn derive(&self, nonce: &[u8; NONCE_LEN]) -> (Aes256Gcm, [u8; 12]) {
+    /// The per-nonce AES-256-GCM key `Kx` and its 96-bit nonce `Nx`.
+    fn derive(&self, nonce: &[u8; NONCE_LEN]) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
         let (n12, nx) = nonce.split_at(12);
         let mut kx = Zeroizing::new([0u8; 32]);
         for (counter, half) in [1u8, 2u8].into_iter().zip(kx.chunks_exact_mut(16)) {
@@ -63,7 +75,7 @@ impl XaesKey {
         }
         let mut nx12 = [0u8; 12];
         nx12.copy_from_slice(nx);
-        (Aes256Gcm::new((&*kx).into()), nx12)
+        (kx, nx12)
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -73,11 +85,12 @@ impl XaesKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let (gcm, nx) = self.derive(nonce);
-        let tag = gcm
-            .encrypt_inout_detached(&Nonce::from(nx), aad, InOutBuf::from(buf))
-            .map_err(|_| Error::new(crate::ErrorKind::TooLarge, "message too long for AES-GCM"))?;
-        Ok(tag.into())
+        let (kx, nx) = self.derive(nonce);
+        #[cfg(dkm_fast_aes)]
+        if buf.len() >= FAST_MIN_LEN {
+            return fast::seal(&kx, nx, aad, buf);
+        }
+        portable::seal(&kx, nx, aad, buf)
     }
 
     /// Decrypts `buf` in place after checking `tag`; on failure `buf` is zeroed and the
@@ -89,14 +102,16 @@ impl XaesKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
-        let (gcm, nx) = self.derive(nonce);
-        let res = gcm.decrypt_inout_detached(
-            &Nonce::from(nx),
-            aad,
-            InOutBuf::from(&mut *buf),
-            &Tag::from(*tag),
-        );
-        if res.is_err() {
+        let (kx, nx) = self.derive(nonce);
+        #[cfg(dkm_fast_aes)]
+        let opened = if buf.len() >= FAST_MIN_LEN {
+            fast::open(&kx, nx, aad, buf, tag)
+        } else {
+            portable::open(&kx, nx, aad, buf, tag)
+        };
+        #[cfg(not(dkm_fast_aes))]
+        let opened = portable::open(&kx, nx, aad, buf, tag);
+        if opened.is_err() {
             buf.zeroize();
             return Err(Error::tampered());
         }
@@ -159,9 +174,96 @@ impl XaesKey {
         let tag: [u8; TAG_LEN] = tag
             .try_into()
             .map_err(|_| Error::malformed("ciphertext shorter than its tag"))?;
-        let mut out = Zeroizing::new(ct.to_vec());
+        // One byte of spare room: a binding that hands the plaintext on as a C string (with a
+        // NUL after it) can then do so in this very allocation, with no second copy.
+        let mut out = Zeroizing::new(Vec::with_capacity(ct_len.saturating_add(1)));
+        out.extend_from_slice(ct);
         self.decrypt_in_place(nonce, aad, &mut out, &tag)?;
         Ok(out)
+    }
+}
+
+fn too_long() -> Error {
+    Error::new(crate::ErrorKind::TooLarge, "message too long for AES-GCM")
+}
+
+/// AES-256-GCM from RustCrypto `aes-gcm` (every target; its key schedule zeroizes on drop).
+pub(crate) mod portable {
+    use super::*;
+
+    pub(crate) fn seal(
+        kx: &[u8; 32],
+        nx: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let tag = Aes256Gcm::new(kx.into())
+            .encrypt_inout_detached(&Nonce::from(nx), aad, InOutBuf::from(buf))
+            .map_err(|_| too_long())?;
+        Ok(tag.into())
+    }
+
+    /// Opens in place; on failure `buf` holds no plaintext the caller may use.
+    pub(crate) fn open(
+        kx: &[u8; 32],
+        nx: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()> {
+        Aes256Gcm::new(kx.into())
+            .decrypt_inout_detached(&Nonce::from(nx), aad, InOutBuf::from(buf), &Tag::from(*tag))
+            .map_err(|_| Error::tampered())
+    }
+}
+
+/// AES-256-GCM from `ring` (x86-64 and aarch64 Linux with `fast-aes`): the same function, in
+/// assembly. `ring` keeps the expanded key in its own type and has no way to clear it: that
+/// key opens only the one message it was derived for (ADR 0006).
+#[cfg(dkm_fast_aes)]
+pub(crate) mod fast {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
+
+    use super::*;
+
+    fn key(kx: &[u8; 32]) -> Result<LessSafeKey> {
+        UnboundKey::new(&AES_256_GCM, kx)
+            .map(LessSafeKey::new)
+            .map_err(|_| Error::new(crate::ErrorKind::Internal, "AES-256-GCM key setup failed"))
+    }
+
+    pub(crate) fn seal(
+        kx: &[u8; 32],
+        nx: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let tag = key(kx)?
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nx), Aad::from(aad), buf)
+            .map_err(|_| too_long())?;
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    /// Opens in place; on failure `buf` holds no plaintext the caller may use.
+    pub(crate) fn open(
+        kx: &[u8; 32],
+        nx: [u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()> {
+        key(kx)?
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nx),
+                Aad::from(aad),
+                Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .map(|_| ())
+            .map_err(|_| Error::tampered())
     }
 }
 
@@ -174,6 +276,75 @@ impl fmt::Debug for XaesKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast path (when this build has it) and the portable one give the same bytes, and
+    /// each opens what the other sealed; a changed byte fails both.
+    #[cfg(dkm_fast_aes)]
+    mod differential {
+        use alloc::vec::Vec;
+
+        use proptest::prelude::*;
+
+        use super::super::{fast, portable};
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn fast_and_portable_agree(
+                kx in any::<[u8; 32]>(),
+                nx in any::<[u8; 12]>(),
+                aad in proptest::collection::vec(any::<u8>(), 0..120),
+                pt in proptest::collection::vec(any::<u8>(), 0..5000),
+                flip in any::<prop::sample::Index>(),
+            ) {
+                let mut a = pt.clone();
+                let mut b = pt.clone();
+                let ta = portable::seal(&kx, nx, &aad, &mut a).unwrap();
+                let tb = fast::seal(&kx, nx, &aad, &mut b).unwrap();
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(ta, tb);
+                let mut c = a.clone();
+                fast::open(&kx, nx, &aad, &mut c, &ta).unwrap();
+                prop_assert_eq!(&c, &pt);
+                portable::open(&kx, nx, &aad, &mut b, &tb).unwrap();
+                prop_assert_eq!(&b, &pt);
+                // One changed bit of the ciphertext or the tag: both refuse.
+                let mut bad: Vec<u8> = a.clone();
+                let mut tag = ta;
+                if bad.is_empty() {
+                    tag[flip.index(16)] ^= 1;
+                } else {
+                    let i = flip.index(bad.len());
+                    bad[i] ^= 1;
+                }
+                prop_assert!(fast::open(&kx, nx, &aad, &mut bad.clone(), &tag).is_err());
+                prop_assert!(portable::open(&kx, nx, &aad, &mut bad, &tag).is_err());
+            }
+        }
+
+        #[test]
+        fn the_dispatch_switches_paths_at_fast_min_len_without_changing_bytes() {
+            let key = super::XaesKey::new(&[7u8; 32]);
+            let nonce = [9u8; super::NONCE_LEN];
+            for len in [
+                0,
+                1,
+                64,
+                super::FAST_MIN_LEN - 1,
+                super::FAST_MIN_LEN,
+                1 << 20,
+            ] {
+                let pt: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let sealed = key.encrypt(&nonce, b"aad", &pt).unwrap();
+                let (kx, nx) = key.derive(&nonce);
+                let mut expected = pt.clone();
+                let tag = portable::seal(&kx, nx, b"aad", &mut expected).unwrap();
+                expected.extend_from_slice(&tag);
+                assert_eq!(sealed, expected, "length {len}");
+                assert_eq!(&*key.decrypt(&nonce, b"aad", &sealed).unwrap(), &pt[..]);
+            }
+        }
+    }
 
     #[test]
     fn k1_matches_bytewise_doubling() {

@@ -376,3 +376,49 @@ fn secrets_never_print() {
         "Secret32(<redacted>)"
     );
 }
+
+#[test]
+fn unseal_owned_opens_in_place_and_refuses_like_unseal() {
+    let mut e = epoch(1, 2);
+    let t = START + 3 * DAY;
+    for len in [0usize, 1, 64, 1023, 1024, 70_000] {
+        let pt: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        for ctx in [&b""[..], b"acct:42"] {
+            let sealed = seal(&mut e, t, &pt, ctx);
+            let keys = e
+                .keys_for(&SealedSecret::parse(&sealed).unwrap().key_id())
+                .unwrap();
+            let opened = keys.unseal_owned(sealed.clone(), ctx).unwrap();
+            assert_eq!(&*opened, &pt[..], "length {len}");
+            assert_eq!(
+                format!("{opened:?}"),
+                format!("Opened(<{len} bytes redacted>)")
+            );
+            let v = opened.into_vec();
+            assert_eq!(&v[..], &pt[..]);
+            // The same refusals as unseal: a wrong context, any changed byte, trailing bytes.
+            let wrong = keys.unseal_owned(sealed.clone(), b"other").unwrap_err();
+            assert_eq!(wrong.kind(), ErrorKind::Tampered);
+            for i in [0, 2, 30, 60, sealed.len() - 1] {
+                let mut bad = sealed.clone();
+                bad[i] ^= 1;
+                let owned = keys.unseal_owned(bad.clone(), ctx).map(|o| o.to_vec());
+                let by_ref = SealedSecret::parse(&bad).and_then(|s| keys.unseal(&s, ctx));
+                assert_eq!(
+                    owned.unwrap_err().kind(),
+                    by_ref.unwrap_err().kind(),
+                    "byte {i}"
+                );
+            }
+        }
+    }
+    // A seal-only secret is refused, as by unseal.
+    let so = seal_only(&mut e, t, b"pw", b"");
+    let keys = e
+        .keys_for(&SealedSecret::parse(&so).unwrap().key_id())
+        .unwrap();
+    assert_eq!(
+        keys.unseal_owned(so, b"").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}

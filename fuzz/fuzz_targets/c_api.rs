@@ -50,7 +50,7 @@ fn fixture() -> &'static Fixture {
         ok(dkm_host_create_ring(host, c"r".as_ptr(), admin, ptr::null(), ptr::null_mut()));
         ok(dkm_host_add_member(host, c"r".as_ptr(), admin, DKM_ROLE_SERVICE, public, ptr::null_mut()));
         ok(dkm_host_maintain(host, c"r".as_ptr(), holder, ptr::null_mut()));
-        let mut b = dkm_buffer { ptr: ptr::null_mut(), len: 0 };
+        let mut b = dkm_buffer { ptr: ptr::null_mut(), len: 0, capacity: 0 };
         ok(dkm_host_seal(host, c"r".as_ptr(), holder, b"fuzz".as_ptr(), 4, ptr::null(), 0, &mut b));
         let sealed = std::slice::from_raw_parts(b.ptr, b.len).to_vec();
         dkm_buffer_free(&mut b);
@@ -78,7 +78,7 @@ fuzz_target!(|data: &[u8]| {
     unsafe {
         let mut id = ptr::null_mut();
         if status(dkm_identity_from_text(a.as_ptr(), a.len(), &mut id)) == DKM_OK {
-            let mut t = dkm_buffer { ptr: ptr::null_mut(), len: 0 };
+            let mut t = dkm_buffer { ptr: ptr::null_mut(), len: 0, capacity: 0 };
             ok(dkm_identity_to_text(id, &mut t));
             let mut again = ptr::null_mut();
             ok(dkm_identity_from_text(t.ptr, t.len, &mut again));
@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(text) = CString::new(a) {
             let mut p = ptr::null_mut();
             if status(dkm_public_identity_from_text(text.as_ptr(), &mut p)) == DKM_OK {
-                let mut t = dkm_buffer { ptr: ptr::null_mut(), len: 0 };
+                let mut t = dkm_buffer { ptr: ptr::null_mut(), len: 0, capacity: 0 };
                 ok(dkm_public_identity_to_text(p, &mut t));
                 dkm_buffer_free(&mut t);
             } else {
@@ -107,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
         }
         dkm_ring_public_free(rp);
 
-        let mut pt = dkm_buffer { ptr: ptr::null_mut(), len: 0 };
+        let mut pt = dkm_buffer { ptr: ptr::null_mut(), len: 0, capacity: 0 };
         let mut origin = 0;
         let s = status(dkm_host_unseal(
             f.host, c"r".as_ptr(), f.holder, a.as_ptr(), a.len(), b.as_ptr(), b.len(),
@@ -123,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
         }
         dkm_buffer_free(&mut pt);
 
-        let mut name = dkm_buffer { ptr: ptr::null_mut(), len: 0 };
+        let mut name = dkm_buffer { ptr: ptr::null_mut(), len: 0, capacity: 0 };
         if status(dkm_host_import_snapshot(f.host, c.as_ptr(), c.len(), &mut name)) != DKM_OK {
             assert!(empty(&name));
         }

@@ -44,7 +44,7 @@ pub(crate) unsafe fn clear<T>(slot: *mut *mut T) {
     }
 }
 
-/// Clears a buffer out-parameter so a failed call leaves `{NULL, 0}` in it.
+/// Clears a buffer out-parameter so a failed call leaves `{NULL, 0, 0}` in it.
 ///
 /// # Safety
 /// `slot` must be NULL or writable.
@@ -117,7 +117,7 @@ pub unsafe extern "C" fn dkm_identity_from_text(
 /// (`DKM_INVALID_INPUT`) when group or others may write it (they could swap in an identity of
 /// their own); when they may read it, the identity is read and `*warning` (may be NULL) gets
 /// what is wrong and the fix, as text (show it to the user, as ssh does); otherwise
-/// `*warning` is `{NULL, 0}`.
+/// `*warning` is `{NULL, 0, 0}`.
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `out` writable; `warning` NULL or writable.

@@ -15,7 +15,8 @@ use dkm_core::ring::Role;
 use dkm_core::{ErrorKind, GrantId, Policy};
 
 use crate::boundary::{
-    DKM_OK, Result, bytes, dkm_buffer, dkm_status, guard, handle, invalid, out, put, text,
+    DKM_OK, Result, bytes, dkm_buffer, dkm_status, guard, handle, invalid, out, put, put_secret,
+    put_vec, text,
 };
 use crate::handles::{
     clear, clear_buffer, dkm_identity, dkm_public_identity, dkm_ring_public, free, give,
@@ -822,7 +823,7 @@ pub unsafe extern "C" fn dkm_host_seal(
         let c = unsafe { bytes(context, context_len, "context") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { out(sealed, "sealed") }?;
-        put(slot, &h.seal(r, k, p, c)?)
+        put_vec(slot, h.seal(r, k, p, c)?)
     })
 }
 
@@ -852,7 +853,7 @@ pub unsafe extern "C" fn dkm_host_seal_armored(
         let c = unsafe { bytes(context, context_len, "context") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { out(armored, "armored") }?;
-        put(slot, h.seal_armored(r, k, p, c)?.as_bytes())
+        put_vec(slot, h.seal_armored(r, k, p, c)?.into_bytes())
     })
 }
 
@@ -860,14 +861,15 @@ pub unsafe extern "C" fn dkm_host_seal_armored(
 ///
 /// # Safety
 /// `origin` must be NULL or writable.
-unsafe fn put_unsealed(u: &Unsealed, plaintext: &mut dkm_buffer, origin: *mut i32) -> Result<()> {
-    put(plaintext, &u.plaintext)?;
+unsafe fn put_unsealed(u: Unsealed, plaintext: &mut dkm_buffer, origin: *mut i32) -> Result<()> {
+    let origin_code = match u.origin {
+        Origin::KeyHolder => DKM_ORIGIN_KEY_HOLDER,
+        Origin::SealOnly => DKM_ORIGIN_SEAL_ONLY,
+    };
+    put_secret(plaintext, u.plaintext)?;
     // SAFETY: NULL or writable per this function's contract.
     if let Some(o) = unsafe { origin.as_mut() } {
-        *o = match u.origin {
-            Origin::KeyHolder => DKM_ORIGIN_KEY_HOLDER,
-            Origin::SealOnly => DKM_ORIGIN_SEAL_ONLY,
-        };
+        *o = origin_code;
     }
     Ok(())
 }
@@ -907,7 +909,7 @@ pub unsafe extern "C" fn dkm_host_unseal(
         let slot = unsafe { out(plaintext, "plaintext") }?;
         let u = h.unseal(r, k, s, c, self::seal_only(seal_only)?)?;
         // SAFETY: `origin` is NULL or writable per this function's contract.
-        unsafe { put_unsealed(&u, slot, origin) }
+        unsafe { put_unsealed(u, slot, origin) }
     })
 }
 
@@ -947,7 +949,7 @@ pub unsafe extern "C" fn dkm_host_unseal_with_grant(
         let slot = unsafe { out(plaintext, "plaintext") }?;
         let u = h.unseal_with_grant(r, q, g, s, c, self::seal_only(seal_only)?)?;
         // SAFETY: `origin` is NULL or writable per this function's contract.
-        unsafe { put_unsealed(&u, slot, origin) }
+        unsafe { put_unsealed(u, slot, origin) }
     })
 }
 
@@ -971,7 +973,7 @@ pub unsafe extern "C" fn dkm_host_export_public(
         let r = unsafe { text(ring, "ring") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { out(public_part, "public_part") }?;
-        put(slot, &h.inner.export_public(r)?)
+        put_vec(slot, h.inner.export_public(r)?)
     })
 }
 
@@ -1008,8 +1010,8 @@ pub unsafe extern "C" fn dkm_host_seal_to_public(
         let slot = unsafe { out(sealed, "sealed") }?;
         let s = h.inner.seal_public(&rp.inner, p, c)?;
         match armored {
-            0 => put(slot, &s),
-            1 => put(slot, dkm_core::armor(&s).as_bytes()),
+            0 => put_vec(slot, s),
+            1 => put_vec(slot, dkm_core::armor(&s).into_bytes()),
             _ => Err(invalid("armored is neither 0 nor 1")),
         }
     })
@@ -1289,7 +1291,7 @@ pub unsafe extern "C" fn dkm_host_export_snapshot(
         let r = unsafe { text(ring, "ring") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { out(snapshot, "snapshot") }?;
-        put(slot, &h.inner.export_snapshot(r)?)
+        put_vec(slot, h.inner.export_snapshot(r)?)
     })
 }
 

@@ -10,7 +10,7 @@
  *   CHECK(cond, what)               a condition on results
  *   CHECK_BUF_EQ(buf, bytes, len)   a dkm_buffer holds exactly these bytes (and a NUL after)
  *   CHECK_BUF_STR(buf, text)        a dkm_buffer holds exactly this C string
- *   CHECK_BUF_EMPTY(buf)            a dkm_buffer is {NULL, 0} (a failed call's out-parameter)
+ *   CHECK_BUF_EMPTY(buf)            a dkm_buffer is {NULL, 0, 0} (a failed call's out-parameter)
  *   GROUP(name) ... GROUP_END()     prints one line per group of checks
  */
 #ifndef DKM_TEST_CHECK_H
@@ -87,7 +87,7 @@ static CHECK_UNUSED int check_buf_eq(const dkm_buffer *b, const void *bytes, siz
     CHECK(check_buf_eq(&(buf), (text), strlen(text)), "buffer " #buf " is the text " #text)
 
 #define CHECK_BUF_EMPTY(buf)                                                                 \
-    CHECK((buf).ptr == NULL && (buf).len == 0, "buffer " #buf " is {NULL, 0}")
+    CHECK((buf).ptr == NULL && (buf).len == 0 && (buf).capacity == 0, "buffer " #buf " is {NULL, 0, 0}")
 
 #define GROUP(name)                                                                          \
     do {                                                                                     \

@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
     dkm_host_options *options = NULL;
     dkm_host *host = NULL;
     dkm_identity *identity = NULL;
-    dkm_buffer out = {NULL, 0};
+    dkm_buffer out = {NULL, 0, 0};
     dkm_status st;
     int code = 0;
 

@@ -143,7 +143,7 @@ static void seal_text(dkm_host *h, const char *ring, const person *holder, const
 static void expect_unseal(dkm_host *h, const char *ring, const person *holder,
                           const dkm_buffer *sealed, const char *ctx, int32_t policy,
                           const char *pt, int32_t origin) {
-    dkm_buffer out = {NULL, 0};
+    dkm_buffer out = {NULL, 0, 0};
     int32_t got = 0;
     CHECK_OK(dkm_host_unseal(h, ring, holder->id, sealed->ptr, sealed->len, u8(ctx), strlen(ctx),
                              policy, &out, &got));
@@ -155,7 +155,7 @@ static void expect_unseal(dkm_host *h, const char *ring, const person *holder,
 static void expect_unseal_fails(dkm_host *h, const char *ring, const person *holder,
                                 const uint8_t *sealed, size_t len, const char *ctx,
                                 int32_t expected) {
-    dkm_buffer out = {(uint8_t *)(void *)&out, 7}; /* garbage: must come back {NULL, 0} */
+    dkm_buffer out = {(uint8_t *)(void *)&out, 7, 9}; /* garbage: must come back {NULL, 0, 0} */
     int32_t origin = 77;
     CHECK_STATUS(expected, dkm_host_unseal(h, ring, holder->id, sealed, len, u8(ctx), strlen(ctx),
                                            DKM_ACCEPT_SEAL_ONLY, &out, &origin));
@@ -235,7 +235,7 @@ static void *other_thread_message(void *arg) {
 
 static void test_last_error_and_free(void) {
     dkm_identity *id = NULL;
-    dkm_buffer b = {NULL, 0};
+    dkm_buffer b = {NULL, 0, 0};
     dkm_policy pol;
     pthread_t t;
     const char *seen = NULL;
@@ -290,8 +290,8 @@ static void test_policy_default(void) {
 static void test_identities(void) {
     dkm_identity *id = NULL, *back = NULL, *from_file = NULL, *from_bytes = NULL;
     dkm_public_identity *pub = NULL, *pub2 = NULL;
-    dkm_buffer text = {NULL, 0}, text2 = {NULL, 0}, hex = {NULL, 0}, hex2 = {NULL, 0};
-    dkm_buffer ptext = {NULL, 0}, ptext2 = {NULL, 0}, phex = {NULL, 0};
+    dkm_buffer text = {NULL, 0, 0}, text2 = {NULL, 0, 0}, hex = {NULL, 0, 0}, hex2 = {NULL, 0, 0};
+    dkm_buffer ptext = {NULL, 0, 0}, ptext2 = {NULL, 0, 0}, phex = {NULL, 0, 0};
     const char *path = tpath("me.id");
     char *contents;
     size_t contents_len;
@@ -317,7 +317,7 @@ static void test_identities(void) {
     }
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_write_file(back, path, "again"));
     {
-        dkm_buffer warning = {NULL, 0};
+        dkm_buffer warning = {NULL, 0, 0};
         CHECK_OK(dkm_identity_read_file(path, &from_file, &warning));
         CHECK_BUF_EMPTY(warning); /* 0600: nothing to warn about */
     }
@@ -334,7 +334,7 @@ static void test_identities(void) {
     CHECK(chmod(path, 0644) == 0, "chmod");
     {
         dkm_identity *x = NULL;
-        dkm_buffer warning = {NULL, 0};
+        dkm_buffer warning = {NULL, 0, 0};
         CHECK_OK(dkm_identity_read_file(path, &x, &warning));
         CHECK(x != NULL && warning.len > 0 &&
                   strstr((const char *)warning.ptr, "chmod 600") != NULL,
@@ -349,7 +349,7 @@ static void test_identities(void) {
     CHECK(chmod(path, 0622) == 0, "chmod");
     {
         dkm_identity *x = NULL;
-        dkm_buffer warning = {NULL, 0};
+        dkm_buffer warning = {NULL, 0, 0};
         CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(path, &x, &warning));
         CHECK(x == NULL, "no identity from a writable file");
         CHECK_BUF_EMPTY(warning);
@@ -391,7 +391,7 @@ static void test_identities(void) {
 static void test_identity_errors(void) {
     dkm_identity *id = NULL, *x;
     dkm_public_identity *p;
-    dkm_buffer secret = {NULL, 0}, ptext = {NULL, 0};
+    dkm_buffer secret = {NULL, 0, 0}, ptext = {NULL, 0, 0};
     char *typo;
     const char *msg;
     GROUP("identity text errors: MALFORMED, BAD_CHECKSUM, INVALID_INPUT, never echoed");
@@ -473,7 +473,7 @@ static void test_options_and_clocks(void) {
     dkm_host_options *o = NULL;
     dkm_store *store = NULL;
     dkm_host *h = NULL;
-    dkm_buffer json = {NULL, 0}, id = {NULL, 0};
+    dkm_buffer json = {NULL, 0, 0}, id = {NULL, 0, 0};
     test_clock clock = {T0, 0, DKM_OK};
     char pin[600];
     GROUP("host options: pins, fixed clock, clock callback, thread clock, defaults");
@@ -524,7 +524,7 @@ static void test_options_and_clocks(void) {
      * define: INVALID_INPUT), before anything is written: at T0 + 10 days maintain has work
      * to do, yet the audit chain stays as it was. */
     {
-        dkm_buffer before = {NULL, 0}, after = {NULL, 0};
+        dkm_buffer before = {NULL, 0, 0}, after = {NULL, 0, 0};
         CHECK_OK(dkm_host_audit_records(h, "fixed", &before));
         clock.now = T0 + 10 * DAY;
         clock.status = DKM_STORE_UNAVAILABLE;
@@ -548,7 +548,7 @@ static void test_options_and_clocks(void) {
      * empty (no first-use pin, no name record). */
     {
         const char *pins = tpath("clockfail-pins");
-        dkm_buffer b = {NULL, 0};
+        dkm_buffer b = {NULL, 0, 0};
         int32_t origin = 0;
         static const char req[] =
             "0000000000000000000000000000000000000000000000000000000000000000";
@@ -707,11 +707,11 @@ static void test_store_constructors(void) {
 
 static dkm_store *main_store;
 static dkm_host *main_host;
-static dkm_buffer kept = {NULL, 0}; /* "kept" sealed at T0 + 60 under context "c" */
+static dkm_buffer kept = {NULL, 0, 0}; /* "kept" sealed at T0 + 60 under context "c" */
 static const char *main_pins;
 
 static void test_ring_basics(void) {
-    dkm_buffer ring_id = {NULL, 0}, events = {NULL, 0}, s = {NULL, 0}, json = {NULL, 0};
+    dkm_buffer ring_id = {NULL, 0, 0}, events = {NULL, 0, 0}, s = {NULL, 0, 0}, json = {NULL, 0, 0};
     dkm_change ch;
     dkm_policy bad;
     GROUP("ring: create, members, STALE before maintain, maintain, views");
@@ -763,7 +763,7 @@ static void test_ring_basics(void) {
     CHECK_OK(dkm_host_export_public(main_host, "main", &s));
     {
         dkm_ring_public *rp = NULL;
-        dkm_buffer out = {(uint8_t *)(void *)&rp, 3};
+        dkm_buffer out = {(uint8_t *)(void *)&rp, 3, 4};
         CHECK_OK(dkm_ring_public_new(s.ptr, s.len, NULL, 0, &rp));
         CHECK_STATUS(DKM_STALE, dkm_host_seal_to_public(main_host, rp, u8("x"), 1, NULL, 0, 0, &out));
         CHECK_BUF_EMPTY(out);
@@ -804,7 +804,7 @@ static void test_ring_basics(void) {
 }
 
 static void test_seal_unseal(void) {
-    dkm_buffer s = {NULL, 0}, s2 = {NULL, 0}, armored = {NULL, 0}, pt = {NULL, 0};
+    dkm_buffer s = {NULL, 0, 0}, s2 = {NULL, 0, 0}, armored = {NULL, 0, 0}, pt = {NULL, 0, 0};
     uint8_t *copy;
     static const uint8_t bin[5] = {0, 1, 2, 0, 255};
     static const uint8_t ctx_bin[3] = {0, 0, 7};
@@ -857,7 +857,7 @@ static void test_seal_unseal(void) {
     memcpy(copy, s.ptr, s.len);
     copy[s.len / 2] ^= 0x80;
     {
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         CHECK_STATUS(DKM_TAMPERED, dkm_host_unseal(main_host, "main", svc.id, copy, s.len, ctx_bin,
                                                    sizeof ctx_bin, DKM_ACCEPT_SEAL_ONLY, &out, NULL));
         CHECK_BUF_EMPTY(out);
@@ -873,7 +873,7 @@ static void test_seal_unseal(void) {
     {
         size_t i;
         int bit;
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         for (i = 0; i < s.len; i++) {
             int32_t want = i < 2 ? DKM_UNSUPPORTED : i < 22 ? DKM_UNKNOWN_KEY : DKM_TAMPERED;
             for (bit = 0; bit < 8; bit++) {
@@ -980,7 +980,7 @@ static int json_object_has_both(const char *json, size_t len, int level, const c
 
 /* Request `id` of ring `ring` is listed with state `state`. */
 static void expect_request_state(dkm_host *h, const char *ring, const char *id, const char *state) {
-    dkm_buffer json = {NULL, 0};
+    dkm_buffer json = {NULL, 0, 0};
     char want_id[100], want_state[100];
     CHECK_OK(dkm_host_requests(h, ring, &json));
     snprintf(want_id, sizeof want_id, "\"id\":\"%s\"", id);
@@ -997,9 +997,9 @@ static void test_elevated_access(void) {
     char spec_ops[400], spec_sec[400];
     const char *levels[2];
     dkm_change ch;
-    dkm_buffer req = {NULL, 0}, req_denied = {NULL, 0}, req_revoked = {NULL, 0};
-    dkm_buffer grant = {NULL, 0}, grant_json = {NULL, 0}, grant2 = {NULL, 0};
-    dkm_buffer pt = {NULL, 0}, json = {NULL, 0}, s = {NULL, 0};
+    dkm_buffer req = {NULL, 0, 0}, req_denied = {NULL, 0, 0}, req_revoked = {NULL, 0, 0};
+    dkm_buffer grant = {NULL, 0, 0}, grant_json = {NULL, 0, 0}, grant2 = {NULL, 0, 0};
+    dkm_buffer pt = {NULL, 0, 0}, json = {NULL, 0, 0}, s = {NULL, 0, 0};
     uint64_t since = T0;
     uint64_t version = 0;
     int32_t origin = 0, intact = -1;
@@ -1231,7 +1231,7 @@ static void test_elevated_access(void) {
 static void test_revoke_shred(void) {
     dkm_store *store = NULL;
     dkm_host *h;
-    dkm_buffer s0 = {NULL, 0}, s4 = {NULL, 0}, s5 = {NULL, 0}, events = {NULL, 0}, json = {NULL, 0};
+    dkm_buffer s0 = {NULL, 0, 0}, s4 = {NULL, 0, 0}, s5 = {NULL, 0, 0}, events = {NULL, 0, 0}, json = {NULL, 0, 0};
     dkm_change ch;
     dkm_policy fast;
     GROUP("KEY_DESTROYED, KEY_REVOKED, UNKNOWN_KEY, OUT_OF_RANGE");
@@ -1333,7 +1333,7 @@ static void test_revoke_shred(void) {
 /* ---- seal-only ---- */
 
 static void test_seal_only(void) {
-    dkm_buffer pub = {NULL, 0}, sealed = {NULL, 0}, armored = {NULL, 0}, json = {NULL, 0};
+    dkm_buffer pub = {NULL, 0, 0}, sealed = {NULL, 0, 0}, armored = {NULL, 0, 0}, json = {NULL, 0, 0};
     dkm_ring_public *rp = NULL, *rp_pinned = NULL, *x;
     dkm_host *browser;
     dkm_store *elsewhere;
@@ -1405,7 +1405,7 @@ static void test_seal_only(void) {
     expect_unseal(main_host, "main", &svc, &armored, "", DKM_ACCEPT_SEAL_ONLY, "armored pw",
                   DKM_ORIGIN_SEAL_ONLY);
     {
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         CHECK_STATUS(DKM_INVALID_INPUT,
                      dkm_host_unseal(main_host, "main", svc.id, sealed.ptr, sealed.len, u8("acct:1"),
                                      6, DKM_REFUSE_SEAL_ONLY, &out, NULL));
@@ -1434,7 +1434,7 @@ static void test_seal_only(void) {
 /* ---- snapshots and rename ---- */
 
 static void test_snapshots_and_rename(void) {
-    dkm_buffer snap = {NULL, 0}, back = {NULL, 0}, name = {NULL, 0}, json = {NULL, 0};
+    dkm_buffer snap = {NULL, 0, 0}, back = {NULL, 0, 0}, name = {NULL, 0, 0}, json = {NULL, 0, 0};
     dkm_store *file_store = NULL, *mem2 = NULL;
     dkm_host *fh, *mh;
     dkm_change ch;
@@ -1481,7 +1481,7 @@ static void test_snapshots_and_rename(void) {
     dkm_buffer_free(&name);
     expect_unseal(mh, "main", &svc, &kept, "c", DKM_ACCEPT_SEAL_ONLY, "kept", DKM_ORIGIN_KEY_HOLDER);
     {
-        dkm_buffer a = {NULL, 0}, b = {NULL, 0};
+        dkm_buffer a = {NULL, 0, 0}, b = {NULL, 0, 0};
         CHECK_OK(dkm_host_requests(mh, "main", &a));
         CHECK_OK(dkm_host_requests(main_host, "main", &b));
         CHECK_BUF_EQ(a, b.ptr, b.len);
@@ -1533,7 +1533,7 @@ static void test_store_faults(void) {
     mapstore *m = mapstore_new(&freed);
     dkm_store *store = NULL;
     dkm_host *h;
-    dkm_buffer json = {NULL, 0}, s = {NULL, 0};
+    dkm_buffer json = {NULL, 0, 0}, s = {NULL, 0, 0};
     uint8_t *old = NULL;
     size_t old_len = 0;
     char old_token[32];
@@ -1657,7 +1657,7 @@ static void test_too_large(void) {
 
 static void test_null_pointers(void) {
     dkm_host *h = main_host;
-    dkm_buffer b = {NULL, 0};
+    dkm_buffer b = {NULL, 0, 0};
     dkm_identity *id = NULL;
     dkm_public_identity *p = NULL;
     dkm_store *st = NULL;
@@ -1815,7 +1815,7 @@ static void test_out_params_cleared(void) {
     dkm_host *hh;
     dkm_store *st;
     void *garbage = &b1;
-    GROUP("out-parameters are NULL / {NULL, 0} after a failed call");
+    GROUP("out-parameters are NULL / {NULL, 0, 0} after a failed call");
 #define GARBAGE_BUF(b) ((b).ptr = (uint8_t *)garbage, (b).len = 99)
     id = (dkm_identity *)garbage;
     CHECK_STATUS(DKM_INVALID_INPUT, dkm_identity_read_file(tpath("missing.id"), &id, NULL));

@@ -56,7 +56,7 @@ class Buffer {
     }
 
   private:
-    dkm_buffer buf_{nullptr, 0};
+    dkm_buffer buf_{nullptr, 0, 0};
 };
 
 [[noreturn]] void fail(int line, const char *what, dkm_status expected, dkm_status got) {

@@ -171,8 +171,8 @@ static void test_story(void) {
     mapstore *m = mapstore_new(&freed);
     dkm_store *store = NULL;
     dkm_host *h, *later;
-    dkm_buffer sealed = {NULL, 0}, pt = {NULL, 0}, req = {NULL, 0}, grant = {NULL, 0};
-    dkm_buffer json = {NULL, 0}, events = {NULL, 0}, pubtext = {NULL, 0};
+    dkm_buffer sealed = {NULL, 0, 0}, pt = {NULL, 0, 0}, req = {NULL, 0, 0}, grant = {NULL, 0, 0};
+    dkm_buffer json = {NULL, 0, 0}, events = {NULL, 0, 0}, pubtext = {NULL, 0, 0};
     char spec_ops[300], spec_sec[300];
     const char *levels[2];
     uint64_t since = T0, calls, applied;
@@ -270,7 +270,7 @@ static void test_story(void) {
     calls = mapstore_commit_calls(m);
     mapstore_set_conflict_once(m);
     {
-        dkm_buffer req2 = {NULL, 0};
+        dkm_buffer req2 = {NULL, 0, 0};
         CHECK_OK(dkm_host_request_access(h, "r", eng, "again", HOUR, NULL, NULL, 0, &req2));
         CHECK(mapstore_commit_calls(m) == calls + 2, "commit called again");
         CHECK(mapstore_stream_len(m, "r", DKM_STREAM_REQUESTS) == 4, "the request logged once");
@@ -329,7 +329,7 @@ static void *race(void *arg) {
     char pt[32];
     dkm_thread_set_time(T0 + 120);
     for (i = 0; i < 3; i++) {
-        dkm_buffer s = {NULL, 0}, out = {NULL, 0};
+        dkm_buffer s = {NULL, 0, 0}, out = {NULL, 0, 0};
         CHECK_OK(dkm_host_roll_epoch(r->host, "race", svc, NULL));
         snprintf(pt, sizeof pt, "racer %d/%d", r->t, i);
         CHECK_OK(dkm_host_seal(r->host, "race", svc, u8(pt), strlen(pt), NULL, 0, &s));
@@ -360,7 +360,7 @@ static void test_racing_writers(void) {
     dkm_host *hosts[4], *h;
     pthread_t threads[4];
     racer racers[4];
-    dkm_buffer json = {NULL, 0};
+    dkm_buffer json = {NULL, 0, 0};
     int32_t intact = -1;
     int t;
     GROUP("racing writers through the callbacks lose nothing");
@@ -437,7 +437,7 @@ static void test_refused_replies(void) {
     dkm_store_vtable vt = mapstore_vtable;
     dkm_store *store = NULL;
     dkm_host *h;
-    dkm_buffer json = {NULL, 0};
+    dkm_buffer json = {NULL, 0, 0};
     GROUP("replies the library refuses (text that is not UTF-8) fail the callback");
     vt.ring = bad_ring_cb;
     vt.lines_from = bad_lines_cb;
@@ -480,7 +480,7 @@ static dkm_host *reentrant_host;
 static int reentrant_depth, reentrant_calls;
 
 static void reenter(const char *other) {
-    dkm_buffer b = {NULL, 0};
+    dkm_buffer b = {NULL, 0, 0};
     reentrant_depth++;
     CHECK_OK(dkm_host_keys(reentrant_host, other, &b));
     dkm_buffer_free(&b);
@@ -507,7 +507,7 @@ static dkm_status reentrant_commit(void *user, const char *name, const dkm_commi
 static dkm_status reentrant_clock(void *user, uint64_t *now) {
     (void)user;
     if (reentrant_host != NULL && reentrant_depth == 0) {
-        dkm_buffer b = {NULL, 0};
+        dkm_buffer b = {NULL, 0, 0};
         reentrant_depth++;
         CHECK_OK(dkm_host_ring_info(reentrant_host, "b", &b));
         dkm_buffer_free(&b);
@@ -524,7 +524,7 @@ static void test_reentrant_callbacks(void) {
     dkm_store *store = NULL;
     dkm_host *h, *hc;
     dkm_host_options *o = NULL;
-    dkm_buffer b = {NULL, 0};
+    dkm_buffer b = {NULL, 0, 0};
     int calls;
     GROUP("callbacks (store and clock) may call back into the library");
     alarm(300); /* a deadlock ends the test (SIGALRM) */
@@ -548,7 +548,7 @@ static void test_reentrant_callbacks(void) {
     CHECK_OK(dkm_host_seal(h, "b", svc, u8("outer"), 5, NULL, 0, &b));
     CHECK(reentrant_calls > calls + 2, "the callbacks called the library");
     {
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         CHECK_OK(dkm_host_unseal(h, "b", svc, b.ptr, b.len, NULL, 0, DKM_REFUSE_SEAL_ONLY, &out,
                                  NULL));
         CHECK_BUF_STR(out, "outer");
@@ -603,7 +603,7 @@ static void test_free_user(void) {
     dkm_host_free(h1);
     CHECK(freed == 0, "one host left");
     {
-        dkm_buffer json = {NULL, 0};
+        dkm_buffer json = {NULL, 0, 0};
         CHECK_OK(dkm_host_ring_info(h2, "alive", &json));
         dkm_buffer_free(&json);
     }

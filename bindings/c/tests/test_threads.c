@@ -90,7 +90,7 @@ static const uint8_t *ctx_ptr(const job *j, int i) {
 }
 
 static void expect_open(dkm_host *h, const char *ring, const job *j, int i) {
-    dkm_buffer out = {NULL, 0};
+    dkm_buffer out = {NULL, 0, 0};
     int32_t origin = 0;
     CHECK_OK(dkm_host_unseal(h, ring, svc, j->sealed[i].ptr, j->sealed[i].len, ctx_ptr(j, i),
                              j->ctx_len[i], DKM_REFUSE_SEAL_ONLY, &out, &origin));
@@ -119,7 +119,7 @@ static void *seal_worker(void *arg) {
         expect_open(j->host, j->ring, j, i);
         if (i % 50 == 1) {
             /* Another thread's context: TAMPERED. */
-            dkm_buffer out = {NULL, 0};
+            dkm_buffer out = {NULL, 0, 0};
             char other[64];
             size_t other_len;
             context_of((j->t + 1) % THREADS, i, other, &other_len);
@@ -181,7 +181,7 @@ static void *timed_worker(void *arg) {
     timed_job *j = (timed_job *)arg;
     uint64_t mine = time_of(j->t), other = time_of(THREADS - 1 - j->t);
     char pt[32];
-    dkm_buffer out = {NULL, 0};
+    dkm_buffer out = {NULL, 0, 0};
     int i, rc;
     dkm_thread_set_time(mine);
     rc = pthread_barrier_wait(j->barrier);
@@ -231,7 +231,7 @@ static void run(const char *label, dkm_store *store, const char *pin_dir) {
     pthread_t threads[THREADS];
     pthread_barrier_t barrier;
     dkm_policy pol;
-    dkm_buffer id = {NULL, 0};
+    dkm_buffer id = {NULL, 0, 0};
     uint8_t ring_id[16];
     int t, i;
     char group[128];
@@ -318,7 +318,7 @@ static void run(const char *label, dkm_store *store, const char *pin_dir) {
     pthread_barrier_destroy(&barrier);
     /* The main thread set no time: refused. */
     {
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         CHECK_STATUS(DKM_INVALID_INPUT, dkm_host_seal(h, "timed", svc, (const uint8_t *)"x", 1,
                                                       NULL, 0, &out));
         CHECK_BUF_EMPTY(out);

@@ -255,7 +255,7 @@ static void test_identities(void) {
             const char *secret = r->words[1], *public_text = r->words[2], *id_hex = r->words[3];
             dkm_identity *id = NULL;
             dkm_public_identity *pub = NULL, *pub2 = NULL;
-            dkm_buffer b = {NULL, 0};
+            dkm_buffer b = {NULL, 0, 0};
             CHECK(r->count == 4, "identity fields");
             CHECK_OK(dkm_identity_from_text((const uint8_t *)secret, strlen(secret), &id));
             CHECK_OK(dkm_identity_to_text(id, &b));
@@ -307,7 +307,7 @@ static void unseal_vectors(const char *kind, tiny_store *s, const dkm_identity *
         uint64_t now;
         bytes pt, ctx, sealed;
         dkm_host *h;
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         int32_t origin = 0;
         if (strcmp(r->words[0], kind) != 0) {
             continue;
@@ -361,7 +361,7 @@ static void test_ring(void) {
     bytes blob = unhex(blob_rec->words[1]);
     tiny_store s;
     dkm_identity *holder = NULL;
-    dkm_buffer b = {NULL, 0};
+    dkm_buffer b = {NULL, 0, 0};
     dkm_host *h;
     int sealed = 0, seal_only = 0;
     char tmpl[] = "/tmp/dkm-test-vectors-XXXXXX";
@@ -436,7 +436,7 @@ static void test_invalid_rings(void) {
         bytes blob, label;
         tiny_store s;
         dkm_host *h;
-        dkm_buffer out = {NULL, 0};
+        dkm_buffer out = {NULL, 0, 0};
         char tmpl[] = "/tmp/dkm-test-vectors-XXXXXX";
         int pin_case;
         if (strcmp(r->words[0], "bad_ring") != 0) {
@@ -508,7 +508,7 @@ static void test_invalid_sealed(void) {
     for (i = 0; i < n_recs; i++) {
         const record *r = &recs[i];
         bytes label, ctx, sealed;
-        dkm_buffer out = {(uint8_t *)(void *)&out, 5};
+        dkm_buffer out = {(uint8_t *)(void *)&out, 5, 6};
         int32_t want;
         if (strcmp(r->words[0], "bad_sealed") != 0) {
             continue;
