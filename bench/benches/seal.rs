@@ -90,77 +90,49 @@ fn nonce_of(counter: u64) -> [u8; 12] {
     n
 }
 
-struct RingPeer(ring::aead::LessSafeKey);
+/// A peer over a `ring`-shaped AEAD API (`ring` and `aws-lc-rs` share it).
+macro_rules! peer {
+    ($name:ident, $krate:ident) => {
+        struct $name($krate::aead::LessSafeKey);
 
-impl Peer for RingPeer {
-    fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8> {
-        use ring::aead::{Aad, Nonce};
-        let mut out = Vec::with_capacity(pt.len() + 16);
-        out.extend_from_slice(pt);
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce_of(counter)),
-                Aad::from(&PEER_AAD),
-                &mut out,
-            )
-            .expect("ring seal");
-        out.extend_from_slice(tag.as_ref());
-        out
-    }
+        impl Peer for $name {
+            fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8> {
+                use $krate::aead::{Aad, Nonce};
+                let mut out = Vec::with_capacity(pt.len() + 16);
+                out.extend_from_slice(pt);
+                let tag = self
+                    .0
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(nonce_of(counter)),
+                        Aad::from(&PEER_AAD),
+                        &mut out,
+                    )
+                    .expect("seal");
+                out.extend_from_slice(tag.as_ref());
+                out
+            }
 
-    fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8> {
-        use ring::aead::{Aad, Nonce};
-        let mut buf = sealed.to_vec();
-        let len = self
-            .0
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce_of(counter)),
-                Aad::from(&PEER_AAD),
-                &mut buf,
-            )
-            .expect("ring open")
-            .len();
-        buf.truncate(len);
-        buf
-    }
+            fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8> {
+                use $krate::aead::{Aad, Nonce};
+                let mut buf = sealed.to_vec();
+                let len = self
+                    .0
+                    .open_in_place(
+                        Nonce::assume_unique_for_key(nonce_of(counter)),
+                        Aad::from(&PEER_AAD),
+                        &mut buf,
+                    )
+                    .expect("open")
+                    .len();
+                buf.truncate(len);
+                buf
+            }
+        }
+    };
 }
 
-struct AwsLcPeer(aws_lc_rs::aead::LessSafeKey);
-
-impl Peer for AwsLcPeer {
-    fn seal(&self, counter: u64, pt: &[u8]) -> Vec<u8> {
-        use aws_lc_rs::aead::{Aad, Nonce};
-        let mut out = Vec::with_capacity(pt.len() + 16);
-        out.extend_from_slice(pt);
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce_of(counter)),
-                Aad::from(&PEER_AAD),
-                &mut out,
-            )
-            .expect("aws-lc-rs seal");
-        out.extend_from_slice(tag.as_ref());
-        out
-    }
-
-    fn open(&self, counter: u64, sealed: &[u8]) -> Vec<u8> {
-        use aws_lc_rs::aead::{Aad, Nonce};
-        let mut buf = sealed.to_vec();
-        let len = self
-            .0
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce_of(counter)),
-                Aad::from(&PEER_AAD),
-                &mut buf,
-            )
-            .expect("aws-lc-rs open")
-            .len();
-        buf.truncate(len);
-        buf
-    }
-}
+peer!(RingPeer, ring);
+peer!(AwsLcPeer, aws_lc_rs);
 
 fn peers() -> [(&'static str, Box<dyn Peer>); 2] {
     let key = [0x37u8; 32];

@@ -446,7 +446,7 @@ fn grant_id(t: &str) -> Result<GrantId> {
 }
 
 fn json(slot: &mut dkm_buffer, v: &serde_json::Value) -> Result<()> {
-    put(slot, v.to_string().as_bytes())
+    put_vec(slot, v.to_string().into_bytes())
 }
 
 /// Runs a verb's body with the host, ring name and an identity read from the caller.
@@ -965,16 +965,7 @@ pub unsafe extern "C" fn dkm_host_export_public(
     public_part: *mut dkm_buffer,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
-    unsafe { clear_buffer(public_part) };
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let h = unsafe { handle(host, "host") }?;
-        // SAFETY: per this function's contract.
-        let r = unsafe { text(ring, "ring") }?;
-        // SAFETY: per this function's contract.
-        let slot = unsafe { out(public_part, "public_part") }?;
-        put_vec(slot, h.inner.export_public(r)?)
-    })
+    unsafe { ring_bytes(host, ring, public_part, |h, r| h.export_public(r)) }
 }
 
 /// Seals `plaintext` to a ring's public part (seal-only: no identity; the sealer cannot read
@@ -1017,15 +1008,16 @@ pub unsafe extern "C" fn dkm_host_seal_to_public(
     })
 }
 
-/// Runs a view verb: `view` gets the host and ring name and returns the JSON.
+/// Runs a verb that reads one ring and hands out public bytes: `verb` gets the host and the
+/// ring's name and returns them (a JSON view, a public part, a snapshot).
 ///
 /// # Safety
 /// `host` a live handle; `ring` a NUL-terminated string; `out` writable.
-unsafe fn view(
+unsafe fn ring_bytes(
     host: *const dkm_host,
     ring: *const c_char,
     out: *mut dkm_buffer,
-    view: impl FnOnce(&AnyHost, &str) -> Result<serde_json::Value>,
+    verb: impl FnOnce(&AnyHost, &str) -> Result<Vec<u8>>,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
     unsafe { clear_buffer(out) };
@@ -1036,8 +1028,26 @@ unsafe fn view(
         let r = unsafe { text(ring, "ring") }?;
         // SAFETY: per this function's contract.
         let slot = unsafe { crate::boundary::out(out, "out") }?;
-        json(slot, &view(&h.inner, r)?)
+        put_vec(slot, verb(&h.inner, r)?)
     })
+}
+
+/// Runs a view verb: `view` gets the host and ring name and returns the JSON.
+///
+/// # Safety
+/// As [`ring_bytes`].
+unsafe fn view(
+    host: *const dkm_host,
+    ring: *const c_char,
+    out: *mut dkm_buffer,
+    view: impl FnOnce(&AnyHost, &str) -> Result<serde_json::Value>,
+) -> dkm_status {
+    // SAFETY: per this function's contract.
+    unsafe {
+        ring_bytes(host, ring, out, |h, r| {
+            Ok(view(h, r)?.to_string().into_bytes())
+        })
+    }
 }
 
 /// Ring `ring`'s key listing (epochs, current interval, freshness; never key material) as
@@ -1283,16 +1293,7 @@ pub unsafe extern "C" fn dkm_host_export_snapshot(
     snapshot: *mut dkm_buffer,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
-    unsafe { clear_buffer(snapshot) };
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let h = unsafe { handle(host, "host") }?;
-        // SAFETY: per this function's contract.
-        let r = unsafe { text(ring, "ring") }?;
-        // SAFETY: per this function's contract.
-        let slot = unsafe { out(snapshot, "snapshot") }?;
-        put_vec(slot, h.inner.export_snapshot(r)?)
-    })
+    unsafe { ring_bytes(host, ring, snapshot, |h, r| h.export_snapshot(r)) }
 }
 
 /// Imports a snapshot into the host's store, verified (through the host's pin when it has
