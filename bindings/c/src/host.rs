@@ -739,6 +739,31 @@ fn events_json(events: &[dkm_core::ring::Event]) -> serde_json::Value {
     serde_json::Value::Array(events.iter().map(ToJson::to_json).collect())
 }
 
+/// Runs a key holder's verb that returns events, handing them out as JSON when wanted.
+///
+/// # Safety
+/// Live handles; `ring` a NUL-terminated string; `events` NULL or writable.
+unsafe fn holder_events(
+    host: *const dkm_host,
+    ring: *const c_char,
+    holder: *const dkm_identity,
+    events: *mut dkm_buffer,
+    verb: impl FnOnce(&AnyHost, &str, &dkm_core::Identity) -> Result<Vec<dkm_core::ring::Event>>,
+) -> dkm_status {
+    // SAFETY: per this function's contract.
+    unsafe { clear_buffer(events) };
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let (h, r, k) = unsafe { with(host, ring, holder, "holder") }?;
+        let ev = verb(h, r, k)?;
+        // SAFETY: NULL or writable per this function's contract.
+        if let Some(slot) = unsafe { events.as_mut() } {
+            json(slot, &events_json(&ev))?;
+        }
+        Ok(())
+    })
+}
+
 /// Carries out what is due as key holder `holder` (keys for the coming intervals, pending
 /// changes, freshness); what it did as a JSON array of events into `*events` (may be NULL).
 /// Not a key holder: `DKM_NOT_A_MEMBER`; a cut audit chain: `DKM_TAMPERED`.
@@ -753,17 +778,7 @@ pub unsafe extern "C" fn dkm_host_maintain(
     events: *mut dkm_buffer,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
-    unsafe { clear_buffer(events) };
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let (h, r, k) = unsafe { with(host, ring, holder, "holder") }?;
-        let ev = h.maintain(r, k)?;
-        // SAFETY: NULL or writable per this function's contract.
-        if let Some(slot) = unsafe { events.as_mut() } {
-            json(slot, &events_json(&ev))?;
-        }
-        Ok(())
-    })
+    unsafe { holder_events(host, ring, holder, events, |h, r, k| h.maintain(r, k)) }
 }
 
 /// Starts a new epoch as key holder `holder` (as `dkm_host_maintain`, plus fresh keys).
@@ -778,17 +793,7 @@ pub unsafe extern "C" fn dkm_host_roll_epoch(
     events: *mut dkm_buffer,
 ) -> dkm_status {
     // SAFETY: per this function's contract.
-    unsafe { clear_buffer(events) };
-    guard(|| {
-        // SAFETY: per this function's contract.
-        let (h, r, k) = unsafe { with(host, ring, holder, "holder") }?;
-        let ev = h.roll_epoch(r, k)?;
-        // SAFETY: NULL or writable per this function's contract.
-        if let Some(slot) = unsafe { events.as_mut() } {
-            json(slot, &events_json(&ev))?;
-        }
-        Ok(())
-    })
+    unsafe { holder_events(host, ring, holder, events, |h, r, k| h.roll_epoch(r, k)) }
 }
 
 /// Seals `plaintext` under ring `ring`'s current key as key holder `holder`, bound to
