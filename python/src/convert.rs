@@ -193,6 +193,12 @@ pub(crate) fn seconds(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
             None => Err(invalid(py, format!("{what} is negative"))),
         };
     }
+    if !obj.is_instance_of::<pyo3::types::PyInt>() || obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a timedelta or an int of seconds, not {}",
+            type_name(obj)
+        )));
+    }
     integer(obj, what)
 }
 
@@ -201,13 +207,14 @@ pub(crate) fn integer(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     let py = obj.py();
     if obj.is_instance_of::<pyo3::types::PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
         return Err(PyTypeError::new_err(format!(
-            "{what} must be an int or a timedelta, not {}",
+            "{what} must be an int, not {}",
             type_name(obj)
         )));
     }
     match obj.extract::<u64>() {
         Ok(v) => Ok(v),
-        Err(_) => Err(invalid(py, format!("{what} must be 0 to 2^64-1"))),
+        Err(_) if obj.lt(0)? => Err(invalid(py, format!("{what} must not be negative"))),
+        Err(_) => Err(invalid(py, format!("{what} is too large"))),
     }
 }
 

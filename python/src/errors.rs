@@ -70,27 +70,38 @@ kinds! {
 
 thread_local! {
     /// The exception a Python store or clock raised in this thread during the current verb,
-    /// attached as the `__cause__` of the error the verb raises.
+    /// attached as the `__cause__` of the error the verb raises (or raised itself when it is
+    /// not an `Exception`: `KeyboardInterrupt`, `SystemExit`).
     static CAUSE: RefCell<Option<PyErr>> = const { RefCell::new(None) };
 }
 
-/// Forgets a cause left by an earlier verb of this thread.
-pub(crate) fn clear_cause() {
-    let _ = CAUSE.try_with(|c| c.borrow_mut().take());
+/// Takes the cause a Python store or clock left in this thread.
+pub(crate) fn take_cause() -> Option<PyErr> {
+    CAUSE.try_with(|c| c.borrow_mut().take()).ok().flatten()
 }
 
-/// Keeps `e` (raised by a Python store or clock) as the cause of the verb's error.
-pub(crate) fn keep_cause(e: PyErr) {
+fn keep_cause(e: PyErr) {
     let _ = CAUSE.try_with(|c| *c.borrow_mut() = Some(e));
 }
 
-/// The exception of a host error (with the Python exception that caused it, if any).
+/// The exception of a host error.
 pub(crate) fn to_py(py: Python<'_>, e: HostError) -> PyErr {
-    let err = PyErr::from_type(class(py, e.kind()), e.message().to_owned());
-    if let Some(cause) = CAUSE.try_with(|c| c.borrow_mut().take()).ok().flatten() {
-        err.set_cause(py, Some(cause));
+    PyErr::from_type(class(py, e.kind()), e.message().to_owned())
+}
+
+/// The exception a verb raises for `e`, given the Python exception a store or clock raised
+/// during it (`cause`): that exception itself when it is not an `Exception` (Ctrl-C stops the
+/// program, not the verb), else the verb's error with it as `__cause__`.
+pub(crate) fn verb_error(py: Python<'_>, e: HostError, cause: Option<PyErr>) -> PyErr {
+    match cause {
+        Some(c) if !c.is_instance_of::<pyo3::exceptions::PyException>(py) => c,
+        Some(c) => {
+            let err = to_py(py, e);
+            err.set_cause(py, Some(c));
+            err
+        }
+        None => to_py(py, e),
     }
-    err
 }
 
 /// `dkm.InvalidInput` with `message`.
@@ -98,20 +109,30 @@ pub(crate) fn invalid(py: Python<'_>, message: impl Into<String>) -> PyErr {
     PyErr::from_type(class(py, ErrorKind::InvalidInput), message.into())
 }
 
-/// The host error a Python exception raised by a store or clock stands for: a `dkm.DkmError`
-/// keeps its kind (a store's commit raises `dkm.Conflict`), anything else is `kind`. The
-/// exception is kept as the cause.
-pub(crate) fn from_py(py: Python<'_>, e: PyErr, what: &str, kind: ErrorKind) -> HostError {
-    let kind = if e.is_instance_of::<DkmError>(py) {
-        e.value(py)
-            .getattr("code")
-            .ok()
-            .and_then(|c| c.extract::<u32>().ok())
-            .and_then(ErrorKind::from_code)
-            .unwrap_or(kind)
-    } else {
-        kind
-    };
+/// The kind of a `dkm.DkmError` instance.
+fn kind_of(py: Python<'_>, e: &PyErr) -> Option<ErrorKind> {
+    if !e.is_instance_of::<DkmError>(py) {
+        return None;
+    }
+    e.value(py)
+        .getattr("code")
+        .ok()
+        .and_then(|c| c.extract::<u32>().ok())
+        .and_then(ErrorKind::from_code)
+}
+
+/// The host error a Python exception raised by a store or clock stands for, its message
+/// naming `what` raised it: `kind`, except that a `dkm.DkmError` of one of the kinds in `keep`
+/// keeps its kind (a store's commit raises `dkm.Conflict`). The exception is kept as the
+/// cause.
+pub(crate) fn from_py(
+    py: Python<'_>,
+    e: PyErr,
+    what: &str,
+    kind: ErrorKind,
+    keep: &[ErrorKind],
+) -> HostError {
+    let kind = kind_of(py, &e).filter(|k| keep.contains(k)).unwrap_or(kind);
     let message = format!("{what} raised {e}");
     keep_cause(e);
     HostError::new(kind, message)

@@ -8,7 +8,7 @@ use dkm_core::ring::Role;
 use dkm_core::{ErrorKind, GrantId, Policy};
 use dkm_host::views::ToJson;
 use dkm_host::{
-    ChangeOutcome, Clock, Host as HostOf, LevelSpec, Origin, PinBook, SealOnly,
+    ChangeOutcome, Clock, Host as HostOf, HostError, LevelSpec, Origin, PinBook, SealOnly,
     Unsealed as HostUnsealed, access_scope, files,
 };
 use pyo3::exceptions::PyTypeError;
@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::convert::{self, Data, datetime, opt_datetime, seconds, timedelta, unix, view};
-use crate::errors::{clear_cause, from_py, invalid, to_py};
+use crate::errors::{from_py, invalid, take_cause, to_py, verb_error};
 use crate::identity::{Identity, MemoryPins, PublicIdentity, public_arg};
 use crate::store::{AnyStore, store_arg};
 
@@ -85,12 +85,16 @@ fn clock_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Clock> {
         let f = obj.clone().unbind();
         return Ok(Clock::try_from_fn(move || {
             Python::attach(|py| {
-                let t = f
-                    .bind(py)
-                    .call0()
-                    .map_err(|e| from_py(py, e, "the clock", ErrorKind::InvalidInput))?;
-                unix(&t, "the clock's time")
-                    .map_err(|e| from_py(py, e, "the clock", ErrorKind::InvalidInput))
+                // A clock may refuse with any kind (as a C clock callback may); anything else
+                // it raises is InvalidInput.
+                let t = f.bind(py).call0().map_err(|e| {
+                    from_py(py, e, "the clock", ErrorKind::InvalidInput, &ErrorKind::ALL)
+                })?;
+                unix(&t, "the clock's time").map_err(|e| {
+                    let message = format!("the clock returned an unusable time: {e}");
+                    let kind = from_py(py, e, "the clock", ErrorKind::InvalidInput, &[]).kind();
+                    HostError::new(kind, message)
+                })
             })
         }));
     }
@@ -114,13 +118,16 @@ impl Host {
         f: impl FnOnce(&AnyHost) -> dkm_host::Result<T> + Send,
     ) -> PyResult<T> {
         let host = self.host(py)?;
-        clear_cause();
+        drop(take_cause());
         let r = if detach {
             py.detach(|| f(&host))
         } else {
             f(&host)
         };
-        r.map_err(|e| to_py(py, e))
+        // A store or clock exception of this verb: the cause of its error, or dropped when
+        // the verb succeeded after all (a conflict retried).
+        let cause = take_cause();
+        r.map_err(|e| verb_error(py, e, cause))
     }
 
     fn detach_for(&self, len: usize) -> bool {
@@ -294,7 +301,7 @@ impl Host {
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let n = convert::integer(epoch, "epoch")?;
-        let epoch = u32::try_from(n).map_err(|_| {
+        let epoch = u32::try_from(n).ok().filter(|e| *e != 0).ok_or_else(|| {
             invalid(
                 py,
                 format!("epoch {n} does not exist: epoch numbers are 1 to 2^31"),
@@ -913,8 +920,7 @@ fn policy_arg(obj: &Bound<'_, PyAny>) -> PyResult<Policy> {
     if !obj.is_instance(&convert::view_class(py, "Policy")?)? {
         return Err(PyTypeError::new_err("policy must be a dkm.Policy"));
     }
-    let levels = levels_arg(&obj.getattr("levels")?)?;
-    if !levels.is_empty() {
+    if obj.getattr("levels")?.len()? != 0 {
         return Err(invalid(
             py,
             "a ring is created without approval levels: set them with set_approval_levels once its approvers are members",

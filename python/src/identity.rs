@@ -168,6 +168,23 @@ impl PublicIdentity {
     fn __hash__(&self) -> u64 {
         hash_of(&self.inner.to_bytes())
     }
+
+    /// Pickles as its text (public data).
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, pyo3::types::PyType>, (String,))> {
+        Ok((slf.get_type(), (slf.get().inner.to_text(),)))
+    }
+
+    /// Immutable: a copy is itself.
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Immutable: a deep copy is itself.
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
+    }
 }
 
 /// `obj` as a public identity: a `PublicIdentity` (a secret `Identity` is a `TypeError`:

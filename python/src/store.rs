@@ -109,7 +109,21 @@ pub(crate) fn store_arg(obj: &Bound<'_, PyAny>) -> PyResult<(AnyStore, bool)> {
             missing.join(", ")
         )));
     }
-    let location = obj.call_method0("location")?;
+    let location = match obj.call_method0("location") {
+        Ok(l) => l,
+        Err(e) => {
+            let py = obj.py();
+            let err = crate::errors::to_py(
+                py,
+                HostError::new(
+                    ErrorKind::StoreUnavailable,
+                    format!("the store's location() raised {e}"),
+                ),
+            );
+            err.set_cause(py, Some(e));
+            return Err(err);
+        }
+    };
     let location = location
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err("the store's location() must return a str"))?
@@ -154,11 +168,18 @@ impl PyStore {
             let result = args(py).and_then(|a| self.obj.bind(py).call_method1(name, a));
             match result {
                 Ok(v) => convert(&v).ok_or_else(|| bad(what, expected)),
+                // Only a commit may lose a race; any other failure of a store is
+                // StoreUnavailable, whatever it raised.
                 Err(e) => Err(from_py(
                     py,
                     e,
                     &format!("the store's {what}"),
                     ErrorKind::StoreUnavailable,
+                    if name == "commit" {
+                        &[ErrorKind::Conflict]
+                    } else {
+                        &[]
+                    },
                 )),
             }
         })

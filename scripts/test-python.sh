@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The Python surface: builds the portable wheel (manylinux2014, through zig) and checks it
+# with auditwheel, installs it into a fresh virtual environment and runs the pytest suite
+# there (every verb and view, every error class, a store written in Python, threads,
+# processes, the clock, the test vectors, interop with the `dkm` command), checks the type
+# stubs against the built module (mypy.stubtest) and the examples with mypy --strict, runs
+# the examples, installs from source with `pip install ./python` (PEP 517) into another
+# fresh environment, and runs the benchmark once, briefly.
+# Installs what it needs (pinned, in target/python/tools); safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unset RUSTFLAGS
+root=$(pwd)
+py=${PYTHON:-python3}
+out="$root/target/python"
+mkdir -p "$out"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools: maturin, ziglang, auditwheel, pytest, mypy (pinned: python/requirements-dev.txt)"
+tools="$out/tools"
+stamp=$(cat python/requirements-dev.txt python/requirements-test.txt | sha256sum | cut -c1-16)
+if [[ ! -x $tools/bin/python || "$(cat "$tools/stamp" 2>/dev/null)" != "$stamp" ]]; then
+  rm -rf "$tools"
+  "$py" -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check --no-deps -r python/requirements-dev.txt
+  echo "$stamp" >"$tools/stamp"
+fi
+
+step "the wheel: maturin build --release --zig --compatibility manylinux2014"
+rm -rf "$out/wheels"
+PATH="$tools/bin:$PATH" maturin build --quiet --release --locked --zig --compatibility manylinux2014 \
+  --manifest-path python/Cargo.toml --out "$out/wheels"
+wheel=$(ls "$out"/wheels/dkm-*.whl)
+echo "$(basename "$wheel")"
+[[ $wheel == *cp39-abi3-manylinux2014_x86_64* ]] || { echo "not an abi3 manylinux2014 wheel: $wheel" >&2; exit 1; }
+
+step "the wheel is portable: auditwheel show"
+shown=$("$tools/bin/auditwheel" show "$wheel")
+echo "$shown"
+grep -q 'manylinux_2_17_x86_64' <<<"$shown" || { echo "auditwheel: not manylinux_2_17 (manylinux2014)" >&2; exit 1; }
+
+step "the wheel installs into a fresh virtual environment (with the pinned test tools)"
+venv="$out/venv"
+rm -rf "$venv"
+"$py" -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r python/requirements-test.txt
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps "$wheel"
+
+step "the dkm command (for the interop tests)"
+cargo build -q -p dkm-cli --locked
+
+# Run from outside python/: a source dkm/ in the working directory would shadow the wheel.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+step "pytest: python/tests against the installed wheel"
+DKM_BIN="$root/target/debug/dkm" DKM_VECTORS="$root/testvectors/v1" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests"
+
+step "type stubs: mypy.stubtest against the built module; mypy --strict on the examples and tests"
+"$venv/bin/python" -m mypy.stubtest dkm dkm._native dkm._views dkm._store \
+  --allowlist "$root/python/stubtest-allowlist.txt"
+"$venv/bin/python" -m mypy --strict --no-incremental "$root/python/examples"
+
+step "the examples run"
+for example in "$root"/python/examples/*.py; do
+  echo "-- $(basename "$example")"
+  "$venv/bin/python" "$example" >/dev/null
+done
+
+step "pip install ./python (PEP 517, from source) into another fresh virtual environment"
+src="$out/venv-source"
+rm -rf "$src"
+"$py" -m venv "$src"
+"$src/bin/pip" install -q --disable-pip-version-check "$root/python"
+"$src/bin/python" "$root/python/examples/quickstart.py" >/dev/null
+
+step "the benchmark runs once (brief; the full run: scripts/bench-python.sh)"
+cd "$root"
+DKM_WHEEL="$wheel" bash scripts/bench-python.sh --quick
+
+printf '\nPython tests passed.\n'
