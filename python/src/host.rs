@@ -130,6 +130,18 @@ impl Host {
         r.map_err(|e| verb_error(py, e, cause))
     }
 
+    /// A governance verb as the admin `as_`, its outcome as a `ChangeOutcome`.
+    fn govern<'py>(
+        &self,
+        py: Python<'py>,
+        as_: &Bound<'py, Identity>,
+        verb: impl FnOnce(&AnyHost, &dkm_core::Identity) -> dkm_host::Result<ChangeOutcome> + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let admin = &as_.get().inner;
+        let c = self.run(py, true, |h| verb(h, admin))?;
+        change(py, &c)
+    }
+
     fn detach_for(&self, len: usize) -> bool {
         !self.in_memory || len >= DETACH_MIN
     }
@@ -254,9 +266,7 @@ impl Host {
     ) -> PyResult<Bound<'py, PyAny>> {
         let role = role_arg(py, role)?;
         let member = public_arg(member, "member")?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.add_member(ring, admin, role, &member))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.add_member(ring, admin, role, &member))
     }
 
     /// Removes `member` as the admin `as_` (no quorum; a key holder's `maintain` carries it
@@ -270,9 +280,7 @@ impl Host {
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let member = public_arg(member, "member")?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.remove_member(ring, admin, &member))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.remove_member(ring, admin, &member))
     }
 
     /// Sets the approval levels, in order (a sequence of `ApprovalLevel`), as the admin
@@ -286,9 +294,9 @@ impl Host {
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let specs = levels_arg(levels)?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.set_approval_levels(ring, admin, &specs))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| {
+            h.set_approval_levels(ring, admin, &specs)
+        })
     }
 
     /// Revokes epoch `epoch` (1 to 2^31) as the admin `as_`: its secrets no longer open.
@@ -307,9 +315,7 @@ impl Host {
                 format!("epoch {n} does not exist: epoch numbers are 1 to 2^31"),
             )
         })?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.revoke_epoch(ring, admin, epoch))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.revoke_epoch(ring, admin, epoch))
     }
 
     /// Shreds every interval that ends before `cutoff` (an aware datetime, not in the
@@ -323,9 +329,7 @@ impl Host {
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let cutoff = unix(cutoff, "cutoff")?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.shred_before(ring, admin, cutoff))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.shred_before(ring, admin, cutoff))
     }
 
     /// Revokes grant `grant` (its id) as the admin `as_` (no quorum).
@@ -338,9 +342,7 @@ impl Host {
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let grant = grant_arg(py, grant)?;
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.revoke_grant(ring, admin, grant))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.revoke_grant(ring, admin, grant))
     }
 
     /// Renames ring `ring` to `new_name` as the admin `as_`; the ring, its request log and
@@ -353,9 +355,7 @@ impl Host {
         new_name: &str,
         as_: &Bound<'py, Identity>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let admin = &as_.get().inner;
-        let c = self.run(py, true, |h| h.rename_ring(ring, new_name, admin))?;
-        change(py, &c)
+        self.govern(py, as_, |h, admin| h.rename_ring(ring, new_name, admin))
     }
 
     /// Signs the approved change request `request` with its approvals, as the admin `as_`;
@@ -795,10 +795,6 @@ impl Unsealed {
 
     fn __bytes__(&self, py: Python<'_>) -> Py<PyBytes> {
         self.plaintext.clone_ref(py)
-    }
-
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.plaintext.bind(py).as_bytes().len()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
