@@ -27,25 +27,49 @@ if [[ ! -x $tools/bin/python || "$(cat "$tools/stamp" 2>/dev/null)" != "$stamp" 
   echo "$stamp" >"$tools/stamp"
 fi
 
-step "the wheel: maturin build --release --zig --compatibility manylinux2014"
+step "the wheels: maturin build --release --zig --compatibility manylinux2014, abi3 for 3.9+ and 3.10+"
 rm -rf "$out/wheels"
-PATH="$tools/bin:$PATH" maturin build --quiet --release --locked --zig --compatibility manylinux2014 \
-  --manifest-path python/Cargo.toml --out "$out/wheels"
-wheel=$(ls "$out"/wheels/dkm-*.whl)
-echo "$(basename "$wheel")"
-[[ $wheel == *cp39-abi3-manylinux2014_x86_64* ]] || { echo "not an abi3 manylinux2014 wheel: $wheel" >&2; exit 1; }
+build() {
+  PATH="$tools/bin:$PATH" maturin build --quiet --release --locked --zig --compatibility manylinux2014 \
+    --manifest-path python/Cargo.toml --out "$out/wheels" "$@"
+}
+build                                               # cp39-abi3: serves CPython 3.9 and later
+build --no-default-features --features abi3-py310   # cp310-abi3: vectorcall, 3.10 and later
+wheel39=$(ls "$out"/wheels/dkm-*-cp39-abi3-manylinux2014_x86_64*.whl)
+wheel=$(ls "$out"/wheels/dkm-*-cp310-abi3-manylinux2014_x86_64*.whl)
+basename -a "$wheel39" "$wheel"
 
-step "the wheel is portable: auditwheel show"
-shown=$("$tools/bin/auditwheel" show "$wheel")
-echo "$shown"
-grep -q 'manylinux_2_17_x86_64' <<<"$shown" || { echo "auditwheel: not manylinux_2_17 (manylinux2014)" >&2; exit 1; }
+step "the wheels are portable: auditwheel show"
+for w in "$wheel39" "$wheel"; do
+  shown=$("$tools/bin/auditwheel" show "$w")
+  echo "$shown"
+  grep -q 'manylinux_2_17_x86_64' <<<"$shown" || { echo "auditwheel: $w is not manylinux_2_17 (manylinux2014)" >&2; exit 1; }
+done
 
-step "the wheel installs into a fresh virtual environment (with the pinned test tools)"
+step "pip picks the cp310 wheel for this Python, in a fresh virtual environment (with the pinned test tools)"
 venv="$out/venv"
 rm -rf "$venv"
 "$py" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r python/requirements-test.txt
-"$venv/bin/pip" install -q --disable-pip-version-check --no-deps "$wheel"
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-index --find-links "$out/wheels" dkm
+tag=$(grep '^Tag:' "$venv"/lib/python3*/site-packages/dkm-*.dist-info/WHEEL)
+echo "$tag"
+[[ $tag == *cp310-abi3-manylinux* ]] || { echo "pip installed $tag, not the cp310 wheel" >&2; exit 1; }
+
+step "the cp39 wheel on CPython 3.9 (when this machine has one: pyenv or python3.9 on PATH)"
+py39=$(command -v python3.9 || ls "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 2>/dev/null | head -1 || true)
+if [[ -n $py39 ]]; then
+  v39="$out/venv39"
+  rm -rf "$v39"
+  "$py39" -m venv "$v39"
+  "$v39/bin/pip" install -q --disable-pip-version-check --no-deps "$wheel39"
+  for example in python/examples/*.py; do
+    (cd /tmp && "$v39/bin/python" "$root/$example" >/dev/null)
+  done
+  echo "$("$v39/bin/python" --version): the examples run"
+else
+  echo "no CPython 3.9 here: the cp39 wheel was checked with auditwheel only"
+fi
 
 step "the dkm command (for the interop tests)"
 cargo build -q -p dkm-cli --locked

@@ -184,6 +184,36 @@ pub struct Host<S: Store> {
     retries: u32,
 }
 
+/// See [`Host::draw`].
+pub(crate) struct Draw<'a>(&'a Mutex<Entropy>);
+
+impl dkm_core::rand_core::TryRng for Draw<'_> {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> std::result::Result<u32, Self::Error> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> std::result::Result<u64, Self::Error> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::result::Result<(), Self::Error> {
+        // As in `Host::entropy`: a panic while drawing leaves nothing half-updated.
+        (self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))(dst);
+        Ok(())
+    }
+}
+
+impl dkm_core::rand_core::TryCryptoRng for Draw<'_> {}
+
 pub(crate) fn ring_id_of(blob: &[u8]) -> Result<RingId> {
     if blob.get(..4) != Some(dkm_core::ring::RING_MAGIC.as_slice()) {
         return Err(HostError::new(
@@ -296,6 +326,14 @@ impl<S: Store> Host<S> {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         (self.entropy())(&mut *seed);
         ChaCha20Rng::from_seed(*seed)
+    }
+
+    /// The host's entropy as a generator for one small draw (a seal's nonce): the shared
+    /// source is locked for each fill only, never across the AEAD. Cheaper than
+    /// [`Host::op_rng`] when an operation draws a few bytes once (no second generator to
+    /// key and wipe).
+    pub(crate) fn draw(&self) -> Draw<'_> {
+        Draw(&self.entropy)
     }
 
     fn entropy(&self) -> MutexGuard<'_, Entropy> {

@@ -144,7 +144,7 @@ impl<S: Store> Host<S> {
             c.recheck(now)?;
             // The keys are derived under the key holder's lock; the AEAD runs outside it.
             match with_holder(&kh, |k| k.sealing_keys(now)) {
-                Ok(keys) => return Ok(keys.seal(plaintext, context, &mut self.op_rng())?),
+                Ok(keys) => return Ok(keys.seal(plaintext, context, &mut self.draw())?),
                 Err(e) if e.kind() == ErrorKind::Stale => {}
                 Err(e) => return Err(e),
             }
