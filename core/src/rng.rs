@@ -6,8 +6,8 @@
 //! - [`SystemRng`]: ChaCha20 seeded from the operating system, a userspace CSPRNG. Asking the
 //!   kernel for 24 bytes is a large share of sealing a short secret, so hosts use this one.
 //!   It reseeds from the operating system after every 1 MiB of output and at the first draw
-//!   after a `fork` (the process id changed), so a forked child never repeats its parent's
-//!   nonces.
+//!   after a `fork` (the process id changed, or a binding's fork probe: see
+//!   [`SystemRng::with_fork_probe`]), so a forked child never repeats its parent's nonces.
 //! - [`SystemRng::new`] fails with [`ErrorKind::Internal`] if the operating system cannot
 //!   supply the seed.
 
@@ -26,8 +26,16 @@ pub const RESEED_AFTER: usize = 1 << 20;
 /// A ChaCha20 CSPRNG seeded from the operating system, fork-aware and periodically reseeded.
 pub struct SystemRng {
     inner: ChaCha20Rng,
-    pid: u32,
+    /// What `probe` gave at the last (re)seed.
+    marker: u64,
+    /// A value that differs in a forked child from its parent's by its first draw.
+    probe: fn() -> u64,
     since_reseed: usize,
+}
+
+/// The default fork probe: the process id (a system call per draw).
+fn process_id() -> u64 {
+    u64::from(std::process::id())
 }
 
 impl core::fmt::Debug for SystemRng {
@@ -50,10 +58,21 @@ fn os_seed() -> Result<Zeroizing<[u8; 32]>> {
 impl SystemRng {
     /// Seeds a new generator from the operating system.
     pub fn new() -> Result<Self> {
+        SystemRng::with_fork_probe(process_id)
+    }
+
+    /// Seeds a new generator that detects a fork with `probe` instead of the process id, read
+    /// at each draw: `probe` must return a different value in a forked child than its parent
+    /// last saw, before the child's first draw. A binding gives a counter that a fork handler
+    /// of the process (`pthread_atfork`'s child hook) increments: reading it costs no system
+    /// call, unlike `getpid`. A fork the handler does not see (a raw `clone`) is not detected:
+    /// use [`SystemRng::new`] where that can happen.
+    pub fn with_fork_probe(probe: fn() -> u64) -> Result<Self> {
         let seed = os_seed()?;
         Ok(SystemRng {
             inner: ChaCha20Rng::from_seed(*seed),
-            pid: std::process::id(),
+            marker: probe(),
+            probe,
             since_reseed: 0,
         })
     }
@@ -61,7 +80,8 @@ impl SystemRng {
     /// New key = SHA-256(label ‖ current key ‖ position ‖ pid ‖ OS seed). If the operating
     /// system fails to answer, the hash of the secret state, position and new pid still gives
     /// a child a stream of its own.
-    fn reseed(&mut self, pid: u32) {
+    fn reseed(&mut self, marker: u64) {
+        let pid = std::process::id();
         let mut h = Sha256::new();
         h.update(b"dkm1/system-rng/reseed\0");
         h.update(Zeroizing::new(self.inner.get_seed()).as_slice());
@@ -73,7 +93,7 @@ impl SystemRng {
         let mut key = Zeroizing::new([0u8; 32]);
         key.copy_from_slice(&h.finalize());
         self.inner = ChaCha20Rng::from_seed(*key);
-        self.pid = pid;
+        self.marker = marker;
         self.since_reseed = 0;
     }
 }
@@ -94,9 +114,9 @@ impl TryRng for SystemRng {
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> core::result::Result<(), Infallible> {
-        let pid = std::process::id();
-        if pid != self.pid || self.since_reseed >= RESEED_AFTER {
-            self.reseed(pid);
+        let marker = (self.probe)();
+        if marker != self.marker || self.since_reseed >= RESEED_AFTER {
+            self.reseed(marker);
         }
         self.inner.fill_bytes(dst);
         self.since_reseed = self.since_reseed.saturating_add(dst.len());
@@ -121,19 +141,48 @@ mod tests {
         // Simulate a fork: the clone of the state must diverge once the pid differs.
         let mut child = SystemRng {
             inner: ChaCha20Rng::deserialize_state(&a.inner.serialize_state()),
-            pid: a.pid.wrapping_add(1),
+            marker: a.marker.wrapping_add(1),
+            probe: a.probe,
             since_reseed: 0,
         };
         let (mut p, mut c) = ([0u8; 32], [0u8; 32]);
         a.fill_bytes(&mut p);
         child.fill_bytes(&mut c);
         assert_ne!(p, c);
-        assert_eq!(child.pid, std::process::id());
+        assert_eq!(child.marker, u64::from(std::process::id()));
         // Periodic reseed.
         a.since_reseed = RESEED_AFTER;
         let before = a.inner.get_seed();
         a.fill_bytes(&mut p);
         assert_ne!(before, a.inner.get_seed());
         assert_eq!(a.since_reseed, 32);
+    }
+
+    static PROBE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(7);
+
+    fn probe() -> u64 {
+        PROBE.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_fork_probe_that_changes_reseeds_before_the_next_draw() {
+        let mut a = SystemRng::with_fork_probe(probe).unwrap();
+        let mut copy = SystemRng {
+            inner: ChaCha20Rng::deserialize_state(&a.inner.serialize_state()),
+            marker: a.marker,
+            probe,
+            since_reseed: 0,
+        };
+        let (mut x, mut y) = ([0u8; 24], [0u8; 24]);
+        // Same state, probe unchanged: the same stream (what a fork nobody saw would give).
+        a.fill_bytes(&mut x);
+        copy.fill_bytes(&mut y);
+        assert_eq!(x, y);
+        // The probe moves (a fork handler ran): the next draw comes from a new key.
+        PROBE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let before = copy.inner.get_seed();
+        copy.fill_bytes(&mut y);
+        assert_ne!(before, copy.inner.get_seed());
+        assert_eq!(copy.marker, 8);
     }
 }

@@ -159,22 +159,27 @@ impl Host {
     ) -> PyResult<Host> {
         let (s, in_memory) = store_arg(store)?;
         let clock = clock_arg(clock)?;
+        let entropy = crate::fork::entropy().map_err(|e| to_py(py, e))?;
         let host = match pins.filter(|p| !p.is_none()) {
-            None => HostOf::new(s, PinBook::new(files::dkm_home().join("pins")), clock),
+            None => HostOf::with_entropy(
+                s,
+                PinBook::new(files::dkm_home().join("pins")),
+                clock,
+                entropy,
+            ),
             Some(p) => {
                 if let Ok(m) = p.cast::<MemoryPins>() {
-                    HostOf::new(s, Arc::clone(&m.get().inner), clock)
+                    HostOf::with_entropy(s, Arc::clone(&m.get().inner), clock, entropy)
                 } else {
                     let dir: PathBuf = p.extract().map_err(|_| {
                         PyTypeError::new_err(
                             "pins must be None, a directory (str or os.PathLike) or a dkm.MemoryPins",
                         )
                     })?;
-                    HostOf::new(s, PinBook::new(dir), clock)
+                    HostOf::with_entropy(s, PinBook::new(dir), clock, entropy)
                 }
             }
-        }
-        .map_err(|e| to_py(py, e))?;
+        };
         Ok(Host {
             inner: RwLock::new(Some(Arc::new(host))),
             in_memory,

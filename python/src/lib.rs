@@ -4,6 +4,7 @@
 
 mod convert;
 mod errors;
+mod fork;
 mod host;
 mod identity;
 mod store;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    fork::init();
     errors::register(m)?;
     m.add_class::<identity::Identity>()?;
     m.add_class::<identity::PublicIdentity>()?;
