@@ -294,16 +294,28 @@ impl CommitKey {
 /// `version ‖ suite ‖ key id ‖ [enc]`: the header up to the nonce.
 /// The buffer has room for the whole sealed secret of a `plaintext_len`-byte plaintext.
 fn header_prefix(suite: Suite, id: &KeyId, enc: Option<&[u8]>, plaintext_len: usize) -> Vec<u8> {
-    let mut h = Vec::with_capacity(
-        (MAX_HEADER_LEN + COMMITMENT_LEN + TAG_LEN).saturating_add(plaintext_len),
-    );
-    h.push(VERSION);
-    h.push(suite as u8);
-    h.extend_from_slice(&id.to_bytes());
-    if let Some(e) = enc {
-        h.extend_from_slice(e);
-    }
+    let mut h = Vec::new();
+    push_header(&mut h, suite, id, enc, plaintext_len);
     h
+}
+
+/// Empties `out` and writes the header up to the nonce into it, with room for the whole
+/// sealed secret.
+fn push_header(
+    out: &mut Vec<u8>,
+    suite: Suite,
+    id: &KeyId,
+    enc: Option<&[u8]>,
+    plaintext_len: usize,
+) {
+    out.clear();
+    out.reserve((MAX_HEADER_LEN + COMMITMENT_LEN + TAG_LEN).saturating_add(plaintext_len));
+    out.push(VERSION);
+    out.push(suite as u8);
+    out.extend_from_slice(&id.to_bytes());
+    if let Some(e) = enc {
+        out.extend_from_slice(e);
+    }
 }
 
 fn check_plaintext_len(len: usize) -> Result<()> {
@@ -325,19 +337,47 @@ fn seal_raw(
     context: &[u8],
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>> {
+    seal_raw_in(&mut out, xaes, commit_key, plaintext, context, rng)?;
+    Ok(out)
+}
+
+/// [`seal_raw`] in `out` (which holds the header up to the nonce). On an error `out` is
+/// wiped and emptied: it may have held a copy of the plaintext.
+fn seal_raw_in(
+    out: &mut Vec<u8>,
+    xaes: &XaesKey,
+    commit_key: &CommitKey,
+    plaintext: &[u8],
+    context: &[u8],
+    rng: &mut impl CryptoRng,
+) -> Result<()> {
+    let r = seal_raw_body(out, xaes, commit_key, plaintext, context, rng);
+    if r.is_err() {
+        zeroize::Zeroize::zeroize(out);
+    }
+    r
+}
+
+fn seal_raw_body(
+    out: &mut Vec<u8>,
+    xaes: &XaesKey,
+    commit_key: &CommitKey,
+    plaintext: &[u8],
+    context: &[u8],
+    rng: &mut impl CryptoRng,
+) -> Result<()> {
     check_plaintext_len(plaintext.len())?;
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     out.extend_from_slice(&nonce);
     let ctx_hash = context_hash(context);
     let mut aad_buf = [0u8; MAX_HEADER_LEN + 32];
-    let aad = aad_of(&mut aad_buf, &out, &ctx_hash)?;
-    let c = commit_key.commitment(&out, &ctx_hash);
+    let aad = aad_of(&mut aad_buf, out, &ctx_hash)?;
+    let c = commit_key.commitment(out, &ctx_hash);
     out.extend_from_slice(&c);
     let body_start = out.len();
     out.extend_from_slice(plaintext);
-    xaes.encrypt_tail(&nonce, aad, &mut out, body_start)?;
-    Ok(out)
+    xaes.encrypt_tail(&nonce, aad, out, body_start)
 }
 
 /// `header ‖ SHA-256(context)` in a stack buffer.
@@ -410,6 +450,27 @@ impl IntervalKeys {
             context,
             rng,
         )
+    }
+
+    /// [`IntervalKeys::seal`] into `out`, which is emptied first and keeps its allocation: a
+    /// caller that seals many secrets (a binding copying each into its own string type)
+    /// reuses one buffer instead of allocating, and faulting in, a new one per seal. On an
+    /// error `out` is left wiped and empty.
+    pub fn seal_into(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+        rng: &mut impl CryptoRng,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        push_header(
+            out,
+            Suite::Xaes256GcmCommit,
+            &self.id(),
+            None,
+            plaintext.len(),
+        );
+        seal_raw_in(out, &self.xaes, &self.commit, plaintext, context, rng)
     }
 
     /// Opens a secret a key holder sealed (suite 1) under this interval's key. The

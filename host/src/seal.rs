@@ -137,6 +137,23 @@ impl<S: Store> Host<S> {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.seal_into(name, holder, plaintext, context, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Host::seal`] into `out`, which is emptied first and keeps its allocation (see
+    /// `IntervalKeys::seal_into`): a binding that copies each sealed secret into its own
+    /// string type reuses one buffer per thread. On an error `out` is left empty.
+    pub fn seal_into(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext: &[u8],
+        context: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        out.clear();
         let now = self.now()?;
         let c = self.cached(name, now)?;
         let kh = c.holder(holder)?;
@@ -144,12 +161,15 @@ impl<S: Store> Host<S> {
             c.recheck(now)?;
             // The keys are derived under the key holder's lock; the AEAD runs outside it.
             match with_holder(&kh, |k| k.sealing_keys(now)) {
-                Ok(keys) => return Ok(keys.seal(plaintext, context, &mut self.draw())?),
+                Ok(keys) => {
+                    return Ok(keys.seal_into(plaintext, context, &mut self.draw(), out)?);
+                }
                 Err(e) if e.kind() == ErrorKind::Stale => {}
                 Err(e) => return Err(e),
             }
         }
-        self.seal_loaded(name, holder, plaintext, context)
+        *out = self.seal_loaded(name, holder, plaintext, context)?;
+        Ok(())
     }
 
     /// [`Host::seal`] with a full load, maintaining first when needed.

@@ -22,6 +22,15 @@ use crate::store::{AnyStore, store_arg};
 
 type AnyHost = HostOf<AnyStore>;
 
+thread_local! {
+    /// Each thread's buffer for sealed bytes, copied into a `bytes` object after each seal
+    /// (a nested seal, from a store object's method, takes an empty one).
+    static SEALED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest sealed-bytes buffer a thread keeps between seals.
+const KEEP_BUFFER: usize = 4 << 20;
+
 /// Payloads from this size release the GIL even on a memory store (below it, releasing and
 /// taking it back costs more than the seal).
 const DETACH_MIN: usize = 16 * 1024;
@@ -423,10 +432,16 @@ impl Host {
         let (pt, ctx) = (convert::data(data, "the data")?, ctx_arg(context)?);
         let holder = &as_.get().inner;
         let (pt, ctx) = (&*pt, &*ctx);
-        let out = self.run(py, self.detach_for(pt.len()), |h| {
-            h.seal(ring, holder, pt, ctx)
-        })?;
-        Ok(PyBytes::new(py, &out))
+        // This thread's buffer (public bytes once sealed): no allocation to fault in per seal.
+        let mut out = SEALED.take();
+        let r = self.run(py, self.detach_for(pt.len()), |h| {
+            h.seal_into(ring, holder, pt, ctx, &mut out)
+        });
+        let bytes = r.map(|()| PyBytes::new(py, &out));
+        if out.capacity() <= KEEP_BUFFER {
+            SEALED.set(out);
+        }
+        bytes
     }
 
     /// `seal`, as the text armor (`dkm1:...`), for JSON, YAML or a database text column.

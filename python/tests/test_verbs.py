@@ -911,3 +911,12 @@ def test_views_holding_public_identities_convert_with_asdict(world):
     info = world.host.ring_info(RING)
     d = dataclasses.asdict(info)
     assert d["members"][0]["public"] == info.members[0].public
+
+
+def test_seals_of_changing_sizes_on_one_thread_each_stand_alone(world) -> None:
+    # A thread reuses one buffer for sealed bytes: each result must be exactly its own
+    # secret, whatever size came before it (and a result must not change afterwards).
+    sizes = [1 << 20, 5, 0, 70_000, 64, 1 << 20, 3]
+    sealed = [(n, world.host.seal(RING, bytes([n % 251]) * n, b"c", as_=world.svc)) for n in sizes]
+    for n, s in sealed:
+        assert world.host.unseal(RING, s, b"c", as_=world.svc).plaintext == bytes([n % 251]) * n
