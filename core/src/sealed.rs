@@ -351,7 +351,7 @@ fn seal_raw_in(
     context: &[u8],
     rng: &mut impl CryptoRng,
 ) -> Result<()> {
-    let r = seal_raw_body(out, xaes, commit_key, plaintext, context, rng);
+    let r = seal_raw_body(out, (xaes, commit_key), plaintext, context, rng);
     if r.is_err() {
         zeroize::Zeroize::zeroize(out);
     }
@@ -360,8 +360,7 @@ fn seal_raw_in(
 
 fn seal_raw_body(
     out: &mut Vec<u8>,
-    xaes: &XaesKey,
-    commit_key: &CommitKey,
+    (xaes, commit_key): (&XaesKey, &CommitKey),
     plaintext: &[u8],
     context: &[u8],
     rng: &mut impl CryptoRng,
