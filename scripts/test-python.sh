@@ -57,7 +57,14 @@ echo "$tag"
 [[ $tag == *cp310-abi3-manylinux* ]] || { echo "pip installed $tag, not the cp310 wheel" >&2; exit 1; }
 
 step "the cp39 wheel on CPython 3.9 (when this machine has one: pyenv or python3.9 on PATH)"
-py39=$(command -v python3.9 || ls "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 2>/dev/null | head -1 || true)
+# (A pyenv shim named python3.9 may exist and fail: each candidate must run as 3.9.)
+py39=""
+for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9 "$(command -v python3.9 || true)"; do
+  if [[ -n $cand && -x $cand ]] && "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null; then
+    py39=$cand
+    break
+  fi
+done
 if [[ -n $py39 ]]; then
   v39="$out/venv39"
   rm -rf "$v39"
