@@ -291,16 +291,8 @@ impl CommitKey {
     }
 }
 
-/// `version ‖ suite ‖ key id ‖ [enc]`: the header up to the nonce.
-/// The buffer has room for the whole sealed secret of a `plaintext_len`-byte plaintext.
-fn header_prefix(suite: Suite, id: &KeyId, enc: Option<&[u8]>, plaintext_len: usize) -> Vec<u8> {
-    let mut h = Vec::new();
-    push_header(&mut h, suite, id, enc, plaintext_len);
-    h
-}
-
-/// Empties `out` and writes the header up to the nonce into it, with room for the whole
-/// sealed secret.
+/// Empties `out` and writes `version ‖ suite ‖ key id ‖ [enc]`, the header up to the nonce,
+/// into it, with room for the whole sealed secret of a `plaintext_len`-byte plaintext.
 fn push_header(
     out: &mut Vec<u8>,
     suite: Suite,
@@ -328,22 +320,10 @@ fn check_plaintext_len(len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Builds `header ‖ commitment ‖ ciphertext ‖ tag`.
+/// Appends `nonce ‖ commitment ‖ ciphertext ‖ tag` to `out` (which holds the header up to
+/// the nonce). On an error `out` is wiped and emptied: it may have held a copy of the
+/// plaintext.
 fn seal_raw(
-    mut out: Vec<u8>,
-    xaes: &XaesKey,
-    commit_key: &CommitKey,
-    plaintext: &[u8],
-    context: &[u8],
-    rng: &mut impl CryptoRng,
-) -> Result<Vec<u8>> {
-    seal_raw_in(&mut out, xaes, commit_key, plaintext, context, rng)?;
-    Ok(out)
-}
-
-/// [`seal_raw`] in `out` (which holds the header up to the nonce). On an error `out` is
-/// wiped and emptied: it may have held a copy of the plaintext.
-fn seal_raw_in(
     out: &mut Vec<u8>,
     xaes: &XaesKey,
     commit_key: &CommitKey,
@@ -441,14 +421,9 @@ impl IntervalKeys {
         context: &[u8],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>> {
-        seal_raw(
-            header_prefix(Suite::Xaes256GcmCommit, &self.id(), None, plaintext.len()),
-            &self.xaes,
-            &self.commit,
-            plaintext,
-            context,
-            rng,
-        )
+        let mut out = Vec::new();
+        self.seal_into(plaintext, context, rng, &mut out)?;
+        Ok(out)
     }
 
     /// [`IntervalKeys::seal`] into `out`, which is emptied first and keeps its allocation: a
@@ -469,7 +444,7 @@ impl IntervalKeys {
             None,
             plaintext.len(),
         );
-        seal_raw_in(out, &self.xaes, &self.commit, plaintext, context, rng)
+        seal_raw(out, &self.xaes, &self.commit, plaintext, context, rng)
     }
 
     /// Opens a secret a key holder sealed (suite 1) under this interval's key. The
@@ -594,19 +569,16 @@ impl SealOnlyKey {
             })?;
         let (xaes, commit) = export_keys(|c, out| ctx.export(c, out))?;
         let enc_bytes = enc.to_bytes();
-        seal_raw(
-            header_prefix(
-                Suite::HpkeX25519Xaes256GcmCommit,
-                &self.id(),
-                Some(&enc_bytes),
-                plaintext.len(),
-            ),
-            &xaes,
-            &commit,
-            plaintext,
-            context,
-            rng,
-        )
+        let mut out = Vec::new();
+        push_header(
+            &mut out,
+            Suite::HpkeX25519Xaes256GcmCommit,
+            &self.id(),
+            Some(&enc_bytes),
+            plaintext.len(),
+        );
+        seal_raw(&mut out, &xaes, &commit, plaintext, context, rng)?;
+        Ok(out)
     }
 }
 
