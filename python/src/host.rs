@@ -828,8 +828,12 @@ impl Unsealed {
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> bool {
         other.cast::<Unsealed>().is_ok_and(|o| {
             let o = o.get();
+            // Plaintexts are secrets: compared in constant time (for equal lengths).
             o.origin == self.origin
-                && o.plaintext.bind(py).as_bytes() == self.plaintext.bind(py).as_bytes()
+                && bool::from(subtle::ConstantTimeEq::ct_eq(
+                    o.plaintext.bind(py).as_bytes(),
+                    self.plaintext.bind(py).as_bytes(),
+                ))
         })
     }
 }

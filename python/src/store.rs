@@ -143,39 +143,36 @@ struct PyStore {
     location: String,
 }
 
-fn stream_name(s: Stream) -> &'static str {
-    s.name()
-}
-
 /// A reply of the wrong shape: the store breaks its contract.
-fn bad(what: &str, expected: &str) -> HostError {
+fn bad(method: &str, expected: &str) -> HostError {
     HostError::new(
         ErrorKind::StoreUnavailable,
-        format!("the store's {what} must return {expected}"),
+        format!("the store's {method}() must return {expected}"),
     )
 }
 
 impl PyStore {
+    /// Calls the store's `method` with `args`; `convert` reads its reply (`None`: not the
+    /// `expected` shape).
     fn call<T>(
         &self,
-        what: &str,
+        method: &str,
         args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
         convert: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> Option<T>,
         expected: &str,
     ) -> dkm_host::Result<T> {
         Python::attach(|py| {
-            let name = what.split('(').next().unwrap_or(what);
-            let result = args(py).and_then(|a| self.obj.bind(py).call_method1(name, a));
+            let result = args(py).and_then(|a| self.obj.bind(py).call_method1(method, a));
             match result {
-                Ok(v) => convert(&v).ok_or_else(|| bad(what, expected)),
+                Ok(v) => convert(&v).ok_or_else(|| bad(method, expected)),
                 // Only a commit may lose a race; any other failure of a store is
                 // StoreUnavailable, whatever it raised.
                 Err(e) => Err(from_py(
                     py,
                     e,
-                    &format!("the store's {what}"),
+                    &format!("the store's {method}()"),
                     ErrorKind::StoreUnavailable,
-                    if name == "commit" {
+                    if method == "commit" {
                         &[ErrorKind::Conflict]
                     } else {
                         &[]
@@ -199,7 +196,7 @@ fn lines_of(v: &Bound<'_, PyAny>) -> Option<Vec<String>> {
 impl ForeignStore for PyStore {
     fn ring(&self, name: &str) -> dkm_host::Result<Option<(Vec<u8>, String)>> {
         self.call(
-            "ring()",
+            "ring",
             |py| PyTuple::new(py, [name]),
             |v| {
                 if v.is_none() {
@@ -217,8 +214,8 @@ impl ForeignStore for PyStore {
 
     fn line_count(&self, name: &str, stream: Stream) -> dkm_host::Result<u64> {
         self.call(
-            "line_count()",
-            |py| PyTuple::new(py, [name, stream_name(stream)]),
+            "line_count",
+            |py| PyTuple::new(py, [name, stream.name()]),
             |v| v.extract::<u64>().ok(),
             "an int >= 0",
         )
@@ -226,8 +223,8 @@ impl ForeignStore for PyStore {
 
     fn last_line(&self, name: &str, stream: Stream) -> dkm_host::Result<Option<String>> {
         self.call(
-            "last_line()",
-            |py| PyTuple::new(py, [name, stream_name(stream)]),
+            "last_line",
+            |py| PyTuple::new(py, [name, stream.name()]),
             |v| {
                 if v.is_none() {
                     return Some(None);
@@ -240,13 +237,13 @@ impl ForeignStore for PyStore {
 
     fn lines_from(&self, name: &str, stream: Stream, from: u64) -> dkm_host::Result<Vec<String>> {
         self.call(
-            "lines_from()",
+            "lines_from",
             |py| {
                 PyTuple::new(
                     py,
                     [
                         name.into_pyobject(py)?.into_any(),
-                        stream_name(stream).into_pyobject(py)?.into_any(),
+                        stream.name().into_pyobject(py)?.into_any(),
                         from.into_pyobject(py)?.into_any(),
                     ],
                 )
@@ -258,7 +255,7 @@ impl ForeignStore for PyStore {
 
     fn commit(&self, name: &str, commit: &Commit) -> dkm_host::Result<()> {
         self.call(
-            "commit()",
+            "commit",
             |py| {
                 let ring = match &commit.ring {
                     Some(w) => view!(py, "RingWrite", {
@@ -269,7 +266,7 @@ impl ForeignStore for PyStore {
                 };
                 let mut appends = Vec::with_capacity(commit.appends.len());
                 for (stream, expected, lines) in &commit.appends {
-                    appends.push((stream_name(*stream), *expected, PyTuple::new(py, lines)?));
+                    appends.push((stream.name(), *expected, PyTuple::new(py, lines)?));
                 }
                 let appends = PyTuple::new(py, appends)?;
                 let c = view!(py, "Commit", {
@@ -286,7 +283,7 @@ impl ForeignStore for PyStore {
 
     fn names(&self) -> dkm_host::Result<Vec<String>> {
         self.call(
-            "names()",
+            "names",
             |py| Ok(PyTuple::empty(py)),
             lines_of,
             "a list (or tuple) of str",
