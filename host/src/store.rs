@@ -89,6 +89,10 @@ pub trait Store {
 }
 
 /// A shared store is a store (several hosts over one memory store, a binding's handle).
+/// Any store behind one pointer: what a binding's hosts run on when they take stores of
+/// several kinds (and what a [`crate::SnapshotHost`] operation runs on).
+pub type SharedStore = std::sync::Arc<dyn Store + Send + Sync>;
+
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
         (**self).load(ring)

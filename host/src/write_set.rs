@@ -23,6 +23,7 @@ use dkm_core::{ErrorKind, Pin, RingId};
 use crate::error::{HostError, Result};
 use crate::foreign::{Commit, ForeignAdapter, ForeignStore, RingWrite, Stream};
 use crate::pins::PinStore;
+use crate::store::SharedStore;
 use crate::{Clock, Entropy, Host};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -343,11 +344,12 @@ impl SnapshotHost {
     /// Runs `op` on a host over `snapshot`: nothing is written anywhere, and the result waits
     /// in a [`Pending`] until the driver persisted its write set and confirms. Retries of lost
     /// races inside the operation are not made (a `Conflict` goes back to the driver, which
-    /// takes a fresh snapshot).
+    /// takes a fresh snapshot). The host's store is a [`SharedStore`], the type a binding's
+    /// other hosts have too, so one instance of the verbs serves both (smaller WASM).
     pub fn run<T>(
         &self,
         snapshot: Snapshot,
-        op: impl FnOnce(&Host<ForeignAdapter<SnapshotStore>>) -> Result<T>,
+        op: impl FnOnce(&Host<SharedStore>) -> Result<T>,
     ) -> Result<Pending<T>> {
         let recorder = Arc::new(Recorder {
             data: Mutex::new(snapshot.rings),
@@ -361,8 +363,10 @@ impl SnapshotHost {
             names: Mutex::new(Vec::new()),
         });
         let entropy = Arc::clone(&self.entropy);
+        let store: SharedStore =
+            Arc::new(ForeignAdapter::new(SnapshotStore(Arc::clone(&recorder))));
         let host = Host::with_entropy(
-            ForeignAdapter::new(SnapshotStore(Arc::clone(&recorder))),
+            store,
             Arc::clone(&deferred),
             self.clock.clone(),
             Box::new(move |buf: &mut [u8]| (lock(&entropy))(buf)),

@@ -17,8 +17,6 @@ use std::sync::{Arc, Mutex};
 use common::{DAY, HOUR, T0, people};
 use dkm_core::ring::Role;
 use dkm_core::{ErrorKind, Policy};
-use dkm_host::foreign::ForeignAdapter;
-use dkm_host::write_set::SnapshotStore;
 use dkm_host::{
     Clock, Commit, Host, HostError, LevelSpec, MemoryPins, Pending, PinStore, RingData, SealOnly,
     Snapshot, SnapshotHost, Stream, access_scope,
@@ -94,7 +92,7 @@ impl Db {
     }
 }
 
-type SnapHost = Host<ForeignAdapter<SnapshotStore>>;
+type SnapHost = Host<dkm_host::SharedStore>;
 
 /// What a driver does: snapshot, run, persist, confirm; again on `Conflict`.
 fn drive<T>(db: &Db, sh: &SnapshotHost, op: impl Fn(&SnapHost) -> dkm_host::Result<T>) -> T {
