@@ -36,7 +36,7 @@ pub use ring::{
     Event, KeyHolder, KeyListing, Maintenance, NoApprovals, Pin, Policy, QuorumCheck, QuorumQuery,
     Ring, RingPublic, Role,
 };
-pub use sealed::{Opened, SealedSecret, Suite, armor, dearmor, decode_any};
+pub use sealed::{GcmParts, Opened, SealedSecret, Suite, armor, dearmor, decode_any};
 pub use secret::Secret32;
 pub use tree::{Node, NodePos, NodeSet, Schedule, cover};
 

@@ -61,7 +61,7 @@ impl XaesKey {
     }
 
     /// The per-nonce AES-256-GCM key `Kx` and its 96-bit nonce `Nx`.
-    fn derive(&self, nonce: &[u8; NONCE_LEN]) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
+    pub(crate) fn derive(&self, nonce: &[u8; NONCE_LEN]) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
         let (n12, nx) = nonce.split_at(12);
         let mut kx = Zeroizing::new([0u8; 32]);
         for (counter, half) in [1u8, 2u8].into_iter().zip(kx.chunks_exact_mut(16)) {

@@ -4,7 +4,8 @@
 
 use dkm_core::sealed::Suite;
 use dkm_core::{
-    ErrorKind, Event, GrantId, GrantSession, Identity, KeyHolder, Pin, RingPublic, SealedSecret,
+    ErrorKind, Event, GcmParts, GrantId, GrantSession, Identity, KeyHolder, Pin, RingPublic,
+    SealedSecret,
 };
 use zeroize::Zeroizing;
 
@@ -170,6 +171,60 @@ impl<S: Store> Host<S> {
         }
         *out = self.seal_loaded(name, holder, plaintext, context)?;
         Ok(())
+    }
+
+    /// Hazmat for a binding with a faster AES-256-GCM than the core's (WebCrypto under
+    /// WASM): a seal as the key holder `holder` of a `plaintext_len`-byte plaintext, all but
+    /// the bulk encryption (`IntervalKeys::seal_parts`); `prefix ‖ AES-256-GCM(key, iv, aad,
+    /// plaintext)` is the sealed secret. Runs `maintain` first when the ring needs it, as
+    /// [`Host::seal`] does.
+    pub fn seal_parts(
+        &self,
+        name: &str,
+        holder: &Identity,
+        plaintext_len: usize,
+        context: &[u8],
+    ) -> Result<GcmParts> {
+        for _ in 0..2 {
+            let now = self.now()?;
+            let c = self.cached(name, now)?;
+            let kh = c.holder(holder)?;
+            if !with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
+                c.recheck(now)?;
+                match with_holder(&kh, |k| k.sealing_keys(now)) {
+                    Ok(keys) => {
+                        return Ok(keys.seal_parts(plaintext_len, context, &mut self.draw())?);
+                    }
+                    Err(e) if e.kind() == ErrorKind::Stale => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.maintain(name, holder)?;
+        }
+        Err(HostError::new(
+            ErrorKind::Conflict,
+            "the ring changed while it was being maintained: retry",
+        ))
+    }
+
+    /// Hazmat, the opening half of [`Host::seal_parts`]: checks a key holder's secret
+    /// (binary or armored) against its commitment as `holder` and returns the AES-256-GCM
+    /// inputs and where the ciphertext and tag start in the (dearmored) secret. A seal-only
+    /// secret is refused (`InvalidInput`: open it with [`Host::unseal`]).
+    pub fn open_parts(
+        &self,
+        name: &str,
+        holder: &Identity,
+        sealed: &[u8],
+        context: &[u8],
+    ) -> Result<(GcmParts, usize)> {
+        let c = self.cached(name, self.now()?)?;
+        let kh = c.holder(holder)?;
+        let bytes = dkm_core::decode_any(crate::input::trim_armor(sealed))?;
+        let keys = with_holder(&kh, |k| k.opening_keys(&bytes))?;
+        let parsed = SealedSecret::parse(&bytes)?;
+        let parts = keys.open_parts(&parsed, context)?;
+        Ok((parts, bytes.len() - parsed.ciphertext_and_tag().len()))
     }
 
     /// [`Host::seal`] with a full load, maintaining first when needed.

@@ -121,6 +121,47 @@ function clockArg(clock) {
   throw new TypeError('clock must be a function returning a Date or milliseconds, a Date, or milliseconds');
 }
 
+/** From this many bytes `sealAsync` and `unsealAsync` hand the bulk AES-GCM to WebCrypto. */
+export const BULK_MIN = 16 * 1024;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Imports one message's AES-256-GCM key non-extractable and wipes the array it came in. */
+async function importGcmKey(subtle, raw, use) {
+  try {
+    return await subtle.importKey('raw', raw, 'AES-GCM', false, [use]);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** A secret opened by `unsealAsync`: its plaintext (wipe it with `free()`) and origin. */
+export class OpenedSecret {
+  constructor(plaintext, origin) {
+    this.plaintext = plaintext;
+    this.origin = origin;
+  }
+
+  /** The plaintext as UTF-8 text (`InvalidInput` when it is not UTF-8). */
+  get text() {
+    try {
+      return textDecoder.decode(this.plaintext);
+    } catch {
+      throw new DkmError('the plaintext is not UTF-8 text: read .plaintext', 'InvalidInput', 10);
+    }
+  }
+
+  /** Overwrites the plaintext with zeros. */
+  free() {
+    this.plaintext.fill(0);
+  }
+
+  [Symbol.dispose ?? Symbol.for('Symbol.dispose')]() {
+    this.free();
+  }
+}
+
 /**
  * The verbs of dkm on the rings of one synchronous store: a `MemoryStore` or an object with
  * the store methods (`SyncStore`). `pins` is a `MemoryPins` (a new one when absent); `clock`
@@ -156,6 +197,63 @@ export class Host {
   unseal(ring, sealed, o) {
     if (arguments.length !== 3) throw new TypeError('unseal takes the ring, the sealed secret and {as: identity, context}');
     return this.#native.unseal(ring, actor(o, 'unseal'), sealed, o.context, o.acceptSealOnly ?? true);
+  }
+
+  /**
+   * `seal` for any size, as a Promise: from `BULK_MIN` bytes (when the runtime has WebCrypto)
+   * the message's key is derived in the module and the bulk AES-256-GCM runs in WebCrypto
+   * (the key imported non-extractable, the module's copy wiped): the same bytes as `seal`,
+   * at WebCrypto's speed.
+   */
+  async sealAsync(ring, data, o) {
+    const me = actor(o, 'sealAsync');
+    const bytes = typeof data === 'string' ? textEncoder.encode(data) : data;
+    const subtle = globalThis.crypto?.subtle;
+    if (!(bytes instanceof Uint8Array) || bytes.length < BULK_MIN || !subtle) {
+      return this.#native.seal(ring, me, data, o.context);
+    }
+    const p = this.#native.sealParts(ring, me, bytes.length, o.context);
+    const key = await importGcmKey(subtle, p.key, 'encrypt');
+    const body = new Uint8Array(
+      await subtle.encrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad, tagLength: 128 }, key, bytes),
+    );
+    const out = new Uint8Array(p.prefix.length + body.length);
+    out.set(p.prefix);
+    out.set(body, p.prefix.length);
+    return out;
+  }
+
+  /**
+   * `unseal` for any size, as a Promise of an `OpenedSecret` (`plaintext`, `origin`, `text`):
+   * a key holder's secret of `BULK_MIN` bytes or more is checked against its commitment in
+   * the module and decrypted by WebCrypto; smaller and seal-only secrets open in the module.
+   */
+  async unsealAsync(ring, sealed, o) {
+    const me = actor(o, 'unsealAsync');
+    const subtle = globalThis.crypto?.subtle;
+    const size = typeof sealed === 'string' ? sealed.length : sealed?.length;
+    const p = subtle && size >= BULK_MIN ? this.#native.openParts(ring, me, sealed, o.context) : null;
+    if (p === null) {
+      const u = this.#native.unseal(ring, me, sealed, o.context, o.acceptSealOnly ?? true);
+      try {
+        return new OpenedSecret(u.plaintext, u.origin);
+      } finally {
+        u.free();
+      }
+    }
+    const key = await importGcmKey(subtle, p.key, 'decrypt');
+    let plain;
+    try {
+      const body = p.body ?? sealed.subarray(p.offset);
+      plain = await subtle.decrypt({ name: 'AES-GCM', iv: p.iv, additionalData: p.aad, tagLength: 128 }, key, body);
+    } catch {
+      throw new DkmError(
+        'authentication failed: the data was modified, or the key or context is not the one it was sealed with',
+        'Tampered',
+        5,
+      );
+    }
+    return new OpenedSecret(new Uint8Array(plain), 'key-holder');
   }
 
   /** Seals to a ring's public part (`RingPublic`) at the host's clock: seal-only. */

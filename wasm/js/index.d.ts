@@ -251,8 +251,26 @@ export interface SyncStore {
   location(): string;
 }
 
+/** From this many bytes `sealAsync` and `unsealAsync` hand the bulk AES-GCM to WebCrypto. */
+export const BULK_MIN: number;
+
+/** A secret opened by `unsealAsync`. */
+export class OpenedSecret {
+  readonly plaintext: Uint8Array;
+  readonly origin: 'key-holder' | 'seal-only';
+  /** The plaintext as UTF-8 text (`DkmError` InvalidInput when it is not UTF-8). */
+  readonly text: string;
+  /** Overwrites the plaintext with zeros. */
+  free(): void;
+  [Symbol.dispose](): void;
+}
+
 export class Host implements Verbs<'sync'> {
   constructor(store: MemoryStore | SyncStore, options?: HostOptions);
+  /** `seal` for any size: from `BULK_MIN` bytes the bulk AES-GCM runs in WebCrypto (same bytes). */
+  sealAsync(ring: string, data: Data, options: SealOptions): Promise<Uint8Array>;
+  /** `unseal` for any size: from `BULK_MIN` bytes a key holder's secret is decrypted by WebCrypto. */
+  unsealAsync(ring: string, sealed: Data, options: UnsealOptions): Promise<OpenedSecret>;
   readonly store: MemoryStore | SyncStore;
   readonly pins: MemoryPins;
   /** The host's time now, from its clock. */

@@ -18,7 +18,8 @@ use js_sys::{Array, Date, Function, Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    self, JsResult, absent, data, get, integer, invalid, js, opt_data, time, type_error,
+    self, JsResult, absent, data, get, integer, invalid, js, opt_data, public_data, time,
+    type_error,
 };
 use crate::entropy;
 use crate::identity::{Identity, MemoryPins, RingPublic, Unsealed};
@@ -292,14 +293,14 @@ fn dispatch<S: Store>(
                 Ok(js(h.seal_armored(&ring, me, &pt, &ctx))?.into())
             }
             "unseal" => {
-                let (ring, sealed) = (a.ring()?, data(&a.at(1), "the sealed secret")?);
+                let (ring, sealed) = (a.ring()?, public_data(&a.at(1), "the sealed secret")?);
                 let ctx = opt_data(&a.at(2), "the context")?;
                 let mode = seal_only(a.flag(3, true));
                 Ok(Unsealed::new(js(h.unseal(&ring, me, &sealed, &ctx, mode))?).into())
             }
             "unsealWithGrant" => {
                 let (ring, grant) = (a.ring()?, grant_arg(&a.at(1))?);
-                let sealed = data(&a.at(2), "the sealed secret")?;
+                let sealed = public_data(&a.at(2), "the sealed secret")?;
                 let ctx = opt_data(&a.at(3), "the context")?;
                 let mode = seal_only(a.flag(4, true));
                 let u = js(h.unseal_with_grant(&ring, me, grant, &sealed, &ctx, mode))?;
@@ -367,6 +368,16 @@ fn dispatch<S: Store>(
         )),
         _ => Err(type_error(format!("no verb {verb:?}"))),
     }
+}
+
+/// GCM inputs as JS: `{prefix, key, iv, aad}`.
+fn gcm_parts(p: &dkm_core::GcmParts) -> JsResult<JsValue> {
+    convert::object(&[
+        ("prefix", convert::to_array(&p.prefix)),
+        ("key", convert::to_array(&*p.key)),
+        ("iv", convert::to_array(&p.iv)),
+        ("aad", convert::to_array(&p.aad)),
+    ])
 }
 
 /// A host over a memory store or a synchronous JS store (the package's `Host` wraps it).
@@ -463,6 +474,67 @@ impl NativeHost {
                 mode,
             ))?))
         })
+    }
+
+    /// Hazmat for the package's `sealAsync`: a seal of a `length`-byte plaintext without
+    /// its bulk AES-GCM, which WebCrypto does: `{prefix, key, iv, aad}`; the sealed secret
+    /// is `prefix ‖ AES-256-GCM(key, iv, aad, plaintext)`. The key is this message's alone;
+    /// the caller imports it non-extractable and wipes the array.
+    #[wasm_bindgen(js_name = "sealParts")]
+    pub fn seal_parts(
+        &self,
+        ring: &str,
+        actor: &Identity,
+        length: &JsValue,
+        context: &JsValue,
+    ) -> JsResult<JsValue> {
+        let len = usize::try_from(integer(length, "the length")?)
+            .map_err(|_| convert::error(ErrorKind::TooLarge, "the plaintext is too long"))?;
+        let ctx = opt_data(context, "the context")?;
+        let p = self
+            .clock
+            .during(|| js(self.host.seal_parts(ring, &actor.inner, len, &ctx)))?;
+        gcm_parts(&p)
+    }
+
+    /// Hazmat for the package's `unsealAsync`: checks a key holder's secret against its
+    /// commitment and returns `{key, iv, aad, offset}` for WebCrypto to decrypt
+    /// `sealed.subarray(offset)` (ciphertext and tag; `body` holds them instead when the
+    /// secret was armored), or `null` for a seal-only secret (opened with `unseal`).
+    #[wasm_bindgen(js_name = "openParts")]
+    pub fn open_parts(
+        &self,
+        ring: &str,
+        actor: &Identity,
+        sealed: &JsValue,
+        context: &JsValue,
+    ) -> JsResult<JsValue> {
+        let b = convert::public_data(sealed, "the sealed secret")?;
+        let ctx = opt_data(context, "the context")?;
+        let bytes = js(dkm_core::decode_any(dkm_host::input::trim_armor(&b)).map_err(Into::into))?;
+        if js(dkm_core::SealedSecret::parse(&bytes).map_err(Into::into))?.suite()
+            != dkm_core::Suite::Xaes256GcmCommit
+        {
+            return Ok(JsValue::NULL);
+        }
+        let (p, start) = self
+            .clock
+            .during(|| js(self.host.open_parts(ring, &actor.inner, &bytes, &ctx)))?;
+        let out = gcm_parts(&p)?;
+        let binary =
+            matches!(bytes, std::borrow::Cow::Borrowed(_)) && sealed.is_instance_of::<Uint8Array>();
+        let (key, value) = match bytes.get(start..) {
+            Some(_) if binary => ("offset", JsValue::from(start as f64)),
+            Some(body) => ("body", convert::to_array(body)),
+            None => {
+                return Err(convert::error(
+                    ErrorKind::Internal,
+                    "the ciphertext is out of range",
+                ));
+            }
+        };
+        js_sys::Reflect::set(&out, &key.into(), &value)?;
+        Ok(out)
     }
 
     /// Seals to a ring's public part at the host's clock (seal-only).
