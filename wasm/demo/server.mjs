@@ -127,6 +127,14 @@ function bytesOf(text) {
 
 class BadRequest extends Error {}
 
+/** A route's answer that is not JSON. */
+class Raw {
+  constructor(bytes, type) {
+    this.bytes = bytes;
+    this.type = type;
+  }
+}
+
 function stringList(x, what) {
   if (!Array.isArray(x) || x.some((l) => typeof l !== 'string')) throw new BadRequest(`${what} must be an array of strings`);
   return x;
@@ -260,7 +268,7 @@ export async function startServer({ host: bindHost = '127.0.0.1', port = 0, stat
     'GET /api/info': async () => ({ ring: RING, ringId: dkm.host.ringInfo(RING).id, location }),
     'GET /api/public': async () => {
       ensureFresh();
-      return [200, dkm.host.exportPublic(RING), 'application/octet-stream'];
+      return new Raw(dkm.host.exportPublic(RING), 'application/octet-stream');
     },
     'POST /api/sealed': async (req) => {
       let sealed = new Uint8Array(await body(req));
@@ -355,7 +363,7 @@ export async function startServer({ host: bindHost = '127.0.0.1', port = 0, stat
     if (route) {
       try {
         const out = await route(req);
-        if (Array.isArray(out)) return reply(res, ...out);
+        if (out instanceof Raw) return reply(res, 200, out.bytes, out.type);
         return reply(res, 200, out);
       } catch (e) {
         if (e instanceof DkmError) return reply(res, 422, { error: e.message, kind: e.kind, code: e.code });
