@@ -42,7 +42,8 @@ wasm/node_modules/.bin/wasm-opt -O3 --strip-debug --strip-producers --enable-bul
     "$out/dkm_wasm_bg.wasm" -o "$out/dkm_wasm_bg.opt.wasm"
 mv "$out/dkm_wasm_bg.opt.wasm" "$out/dkm_wasm_bg.wasm"
 
-cp wasm/js/*.js wasm/js/*.mjs wasm/js/*.d.ts wasm/js/package.json "$out/"
+# The hand-written layer (not the generated glue or its declarations).
+cp wasm/js/api.js wasm/js/index.js wasm/js/node.mjs wasm/js/index.d.ts wasm/js/package.json "$out/"
 cp wasm/README.md "$out/README.md"
 
 # The glue's declarations are checked in (wasm/js/dkm_wasm.d.ts); a build that makes others

@@ -8,15 +8,16 @@
 // round so that drift hits dkm and its peers alike; a case's result is the median of its
 // per-operation times over the rounds. Only ratios are compared with targets, never times.
 //
-//   node bench/wasm/bench.mjs [--quick] [--json] [--check] [--rounds N] [--pkg DIR]
+//   node bench/wasm/bench.mjs [--quick] [--json] [--save PATH] [--check] [--rounds N] [--pkg DIR]
 //
 // --quick: a smoke run (5 rounds, short samples; under ~20 s), not a measurement.
 // --json: print one JSON object (every sample, the ratios, the machine) instead of the tables.
+// --save PATH: also write that JSON object to PATH.
 // --check: exit 1 when a target ratio is missed (needs a full run).
 // --pkg DIR: the package directory to load (its node.mjs); default wasm/pkg beside this file
 // (an unstripped build for a profile, say).
 import { createRequire } from 'node:module';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,12 +31,12 @@ const MB = 1e6;
 
 function usage(code) {
   (code ? process.stderr : process.stdout).write(
-    'usage: node bench/wasm/bench.mjs [--quick] [--json] [--check] [--rounds N] [--pkg DIR]\n',
+    'usage: node bench/wasm/bench.mjs [--quick] [--json] [--save PATH] [--check] [--rounds N] [--pkg DIR]\n',
   );
   process.exit(code);
 }
 
-const opts = { quick: false, json: false, check: false, rounds: undefined, pkg: undefined };
+const opts = { quick: false, json: false, save: undefined, check: false, rounds: undefined, pkg: undefined };
 {
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
@@ -48,6 +49,9 @@ const opts = { quick: false, json: false, check: false, rounds: undefined, pkg: 
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       opts.rounds = Number(v);
       if (!Number.isInteger(opts.rounds) || opts.rounds < 1) usage(2);
+    } else if (a === '--save' || a.startsWith('--save=')) {
+      opts.save = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (!opts.save) usage(2);
     } else if (a === '--pkg' || a.startsWith('--pkg=')) {
       opts.pkg = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (!opts.pkg) usage(2);
@@ -242,6 +246,15 @@ function dkmUnseal(sealed) {
 }
 const dkmPair = (data) => dkmUnseal(dkmSeal(data));
 
+// The package's bulk path (when it has one): `sealAsync` / `unsealAsync` derive the message's
+// key in the module and hand AES-256-GCM to WebCrypto from `BULK_MIN` bytes (below it they
+// seal and open in the module, behind a Promise). The plaintext is returned unwiped, as the
+// peers return theirs.
+const HAS_ASYNC = typeof host.sealAsync === 'function' && typeof host.unsealAsync === 'function';
+const dkmSealAsync = (data) => host.sealAsync('mail', data, sealOpts);
+const dkmUnsealAsync = async (sealed) => (await host.unsealAsync('mail', sealed, sealOpts)).plaintext;
+const dkmPairAsync = async (data) => dkmUnsealAsync(await dkmSealAsync(data));
+
 // WebCrypto, a key per message: importKey + encrypt, then importKey + decrypt (as the receiver).
 async function wcEncryptFresh(data) {
   const raw = getRandomValues(new Uint8Array(32));
@@ -302,6 +315,14 @@ assert(sameBytes(new Uint8Array(await wcPairFresh(small)), small), 'WebCrypto pe
 assert(sameBytes(new Uint8Array(await wcPairKeyed(large)), large), 'WebCrypto 1 MiB');
 assert(sameBytes(noblePairFresh(small), small), 'noble per-message key');
 assert(sameBytes(noblePairKeyed(large), large), 'noble 1 MiB');
+let sealedLargeAsync;
+if (HAS_ASYNC) {
+  sealedLargeAsync = await dkmSealAsync(large);
+  assert(sameBytes(await dkmPairAsync(small), small), 'dkm sealAsync/unsealAsync 64 B');
+  assert(sameBytes(await dkmUnsealAsync(sealedLargeAsync), large), 'dkm sealAsync/unsealAsync 1 MiB');
+  assert(sameBytes(dkmUnseal(sealedLargeAsync), large), 'dkm unseal of a sealAsync secret');
+  assert(sameBytes(await dkmUnsealAsync(sealedLarge), large), 'dkm unsealAsync of a seal secret');
+}
 const wcFreshSmall = await wcEncryptFresh(small);
 const wcKeyedLarge = await wcEncryptKeyed(large);
 const nobleFreshSmall = nobleEncryptFresh(small);
@@ -309,11 +330,16 @@ const nobleFreshSmall = nobleEncryptFresh(small);
 // ---- the cases -----------------------------------------------------------------------------
 
 const L = { budget: BUDGET_LARGE, bytes: LARGE };
+const LA = { ...L, async: true };
+const onlyAsync = (cases) => (HAS_ASYNC ? cases : []);
 const groups = {
   pair_64: [
     new Case('dkm_pair_64', 'dkm `host.seal` + `host.unseal` (memory store, warm)', () => dkmPair(small)),
     new Case('webcrypto_fresh_pair_64', 'WebCrypto importKey + encrypt, importKey + decrypt (key per message)', () => wcPairFresh(small), { async: true }),
     new Case('noble_fresh_pair_64', 'noble `gcm(key, nonce)` encrypt + decrypt (key per message)', () => noblePairFresh(small)),
+    ...onlyAsync([
+      new Case('dkm_async_pair_64', 'dkm `sealAsync` + `unsealAsync`, awaited (in the module below 16 KiB)', () => dkmPairAsync(small), { async: true }),
+    ]),
   ],
   seal_64: [
     new Case('dkm_seal_64', 'dkm `host.seal`', () => dkmSeal(small)),
@@ -330,29 +356,48 @@ const groups = {
     new Case('webcrypto_x25519', 'WebCrypto X25519 `deriveBits` (one DH)', wcX25519, { async: true }),
   ],
   pair_1m: [
-    new Case('dkm_pair_1m', 'dkm `host.seal` + `host.unseal`', () => dkmPair(large), L),
-    new Case('webcrypto_keyed_pair_1m', 'WebCrypto encrypt + decrypt (key imported once)', () => wcPairKeyed(large), { ...L, async: true }),
-    new Case('dkm_seal_1m', 'dkm `host.seal`', () => dkmSeal(large), L),
-    new Case('webcrypto_keyed_encrypt_1m', 'WebCrypto encrypt (key imported once)', () => wcEncryptKeyed(large).then((r) => r.ct), { ...L, async: true }),
-    new Case('dkm_unseal_1m', 'dkm `host.unseal` (+ `.plaintext`, `free()`)', () => dkmUnseal(sealedLarge), L),
-    new Case('webcrypto_keyed_decrypt_1m', 'WebCrypto decrypt (key imported once)', () => wcDecryptKeyed(wcKeyedLarge), { ...L, async: true }),
+    ...onlyAsync([
+      new Case('dkm_async_pair_1m', 'dkm `sealAsync` + `unsealAsync`, awaited (bulk AES-GCM in WebCrypto)', () => dkmPairAsync(large), LA),
+    ]),
+    new Case('webcrypto_keyed_pair_1m', 'WebCrypto encrypt + decrypt (key imported once)', () => wcPairKeyed(large), LA),
+    new Case('dkm_pair_1m', 'dkm `host.seal` + `host.unseal` (all in WASM)', () => dkmPair(large), L),
     new Case('noble_keyed_pair_1m', 'noble `gcm` encrypt + decrypt (key once)', () => noblePairKeyed(large), L),
+  ],
+  parts_1m: [
+    ...onlyAsync([new Case('dkm_async_seal_1m', 'dkm `sealAsync`', () => dkmSealAsync(large), LA)]),
+    new Case('webcrypto_keyed_encrypt_1m', 'WebCrypto encrypt (key imported once)', () => wcEncryptKeyed(large).then((r) => r.ct), LA),
+    new Case('dkm_seal_1m', 'dkm `host.seal`', () => dkmSeal(large), L),
+    ...onlyAsync([new Case('dkm_async_unseal_1m', 'dkm `unsealAsync`', () => dkmUnsealAsync(sealedLargeAsync), LA)]),
+    new Case('webcrypto_keyed_decrypt_1m', 'WebCrypto decrypt (key imported once)', () => wcDecryptKeyed(wcKeyedLarge), LA),
+    new Case('dkm_unseal_1m', 'dkm `host.unseal` (+ `.plaintext`, `free()`)', () => dkmUnseal(sealedLarge), L),
   ],
 };
 
 // Ratios: the peer's time over dkm's, i.e. dkm's speed relative to the peer (> 1: dkm faster;
-// at 1 MiB, dkm's throughput over the peer's).
+// at 1 MiB, dkm's throughput over the peer's). The 1 MiB target is on the package's bulk path
+// (`sealAsync` / `unsealAsync`) when it has one, else on `seal` / `unseal`.
+const BULK = HAS_ASYNC ? 'dkm_async' : 'dkm';
 const RATIOS = [
   ['pair_64_vs_webcrypto', '64 B seal + unseal vs WebCrypto, key per message (× faster)', 'dkm_pair_64', 'webcrypto_fresh_pair_64', 4],
   ['pair_64_vs_noble', '64 B seal + unseal vs noble, key per message (× faster)', 'dkm_pair_64', 'noble_fresh_pair_64', 2],
-  ['pair_1m_vs_webcrypto', '1 MiB seal + unseal vs WebCrypto, key once (throughput ratio)', 'dkm_pair_1m', 'webcrypto_keyed_pair_1m', 0.5],
-  ['seal_1m_vs_webcrypto', '1 MiB seal vs WebCrypto encrypt (throughput ratio)', 'dkm_seal_1m', 'webcrypto_keyed_encrypt_1m', null],
-  ['unseal_1m_vs_webcrypto', '1 MiB unseal vs WebCrypto decrypt (throughput ratio)', 'dkm_unseal_1m', 'webcrypto_keyed_decrypt_1m', null],
-  ['pair_1m_vs_noble', '1 MiB seal + unseal vs noble, key once (throughput ratio)', 'dkm_pair_1m', 'noble_keyed_pair_1m', null],
+  ['pair_1m_vs_webcrypto', `1 MiB ${HAS_ASYNC ? '`sealAsync` + `unsealAsync`' : 'seal + unseal'} vs WebCrypto, key once (throughput ratio)`, `${BULK}_pair_1m`, 'webcrypto_keyed_pair_1m', 0.5],
+  ...(HAS_ASYNC
+    ? [
+        ['seal_1m_async_vs_webcrypto', '1 MiB `sealAsync` vs WebCrypto encrypt (throughput ratio)', 'dkm_async_seal_1m', 'webcrypto_keyed_encrypt_1m', null],
+        ['unseal_1m_async_vs_webcrypto', '1 MiB `unsealAsync` vs WebCrypto decrypt (throughput ratio)', 'dkm_async_unseal_1m', 'webcrypto_keyed_decrypt_1m', null],
+        ['pair_1m_sync_vs_webcrypto', '1 MiB `seal` + `unseal` (all in WASM) vs WebCrypto (throughput ratio)', 'dkm_pair_1m', 'webcrypto_keyed_pair_1m', null],
+      ]
+    : []),
+  ['seal_1m_vs_webcrypto', '1 MiB `seal` vs WebCrypto encrypt (throughput ratio)', 'dkm_seal_1m', 'webcrypto_keyed_encrypt_1m', null],
+  ['unseal_1m_vs_webcrypto', '1 MiB `unseal` vs WebCrypto decrypt (throughput ratio)', 'dkm_unseal_1m', 'webcrypto_keyed_decrypt_1m', null],
+  ['pair_1m_vs_noble', '1 MiB `seal` + `unseal` vs noble, key once (throughput ratio)', 'dkm_pair_1m', 'noble_keyed_pair_1m', null],
   ['seal_64_vs_webcrypto', '64 B seal vs WebCrypto importKey + encrypt', 'dkm_seal_64', 'webcrypto_fresh_encrypt_64', null],
   ['seal_64_vs_noble', '64 B seal vs noble encrypt (key per message)', 'dkm_seal_64', 'noble_fresh_encrypt_64', null],
   ['unseal_64_vs_webcrypto', '64 B unseal vs WebCrypto importKey + decrypt', 'dkm_unseal_64', 'webcrypto_fresh_decrypt_64', null],
   ['unseal_64_vs_noble', '64 B unseal vs noble decrypt (key per message)', 'dkm_unseal_64', 'noble_fresh_decrypt_64', null],
+  ...(HAS_ASYNC
+    ? [['pair_64_async_vs_webcrypto', '64 B `sealAsync` + `unsealAsync` vs WebCrypto, key per message', 'dkm_async_pair_64', 'webcrypto_fresh_pair_64', null]]
+    : []),
   ['seal_only_64_vs_x25519', '64 B seal-only seal (`RingPublic.seal`) vs one X25519 DH', 'dkm_seal_only_64', 'webcrypto_x25519', null],
 ];
 
@@ -377,7 +422,7 @@ const ratios = RATIOS.map(([key, label, d, p, target]) => {
 const date = new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 const info = machineInfo();
 
-if (opts.json) {
+{
   const doc = {
     date,
     quick: opts.quick,
@@ -410,8 +455,11 @@ if (opts.json) {
       ]),
     ),
   };
-  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-} else {
+  const text = `${JSON.stringify(doc, null, 2)}\n`;
+  if (opts.save) writeFileSync(opts.save, text);
+  if (opts.json) process.stdout.write(text);
+}
+if (!opts.json) {
   const out = [];
   const w = (s = '') => out.push(s);
   w(`## dkm WASM benchmark (${date}${opts.quick ? ', quick' : ''})`);

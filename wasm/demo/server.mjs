@@ -271,7 +271,7 @@ export async function startServer({ host: bindHost = '127.0.0.1', port = 0, stat
       return new Raw(dkm.host.exportPublic(RING), 'application/octet-stream');
     },
     'POST /api/sealed': async (req) => {
-      let sealed = new Uint8Array(await body(req));
+      const sealed = new Uint8Array(await body(req));
       if (sealed.length === 0) throw new BadRequest('post the sealed secret');
       const opened = dkm.host.unseal(RING, sealed, { as: dkm.keyHolder });
       try {
@@ -357,6 +357,10 @@ export async function startServer({ host: bindHost = '127.0.0.1', port = 0, stat
     const path = url.pathname;
     if (req.method === 'GET' && (path === '/' || path === '/demo')) {
       res.writeHead(302, { location: '/demo/' });
+      return res.end();
+    }
+    if (req.method === 'GET' && path === '/favicon.ico') {
+      res.writeHead(204);
       return res.end();
     }
     const route = routes[`${req.method} ${path}`];

@@ -13,7 +13,7 @@ export class Identity {
      * Reads an identity's secret text: the text of an identity file (`dkm identity new`,
      * `toText`), or the bare `dkmsec1...` line.
      */
-    static fromText(text: any): Identity;
+    static fromText(text: string | Uint8Array): Identity;
     /**
      * A new identity from the runtime's secure randomness.
      */
@@ -101,6 +101,20 @@ export class NativeHost {
      * A host on a synchronous JS store object.
      */
     static onObject(store: any, pins: MemoryPins, clock: any): NativeHost;
+    /**
+     * Hazmat for the package's `unsealAsync`: checks a key holder's secret against its
+     * commitment and returns `{key, iv, aad, offset}` for WebCrypto to decrypt
+     * `sealed.subarray(offset)` (ciphertext and tag; `body` holds them instead when the
+     * secret was armored), or `null` for a seal-only secret (opened with `unseal`).
+     */
+    openParts(ring: string, actor: Identity, sealed: any, context: any): any;
+    /**
+     * Hazmat for the package's `sealAsync`: a seal of a `length`-byte plaintext without
+     * its bulk AES-GCM, which WebCrypto does: `{prefix, key, iv, aad}`; the sealed secret
+     * is `prefix ‖ AES-256-GCM(key, iv, aad, plaintext)`. The key is this message's alone;
+     * the caller imports it non-extractable and wipes the array.
+     */
+    sealParts(ring: string, actor: Identity, length: any, context: any): any;
     /**
      * Seals to a ring's public part at the host's clock (seal-only).
      */
@@ -195,18 +209,18 @@ export class RingPublic {
      * Loads a ring's public part, verified through `pin` when given (bytes or hex text),
      * else through the pin the part carries (which trusts whoever made the part).
      */
-    constructor(data: any, pin: any);
+    constructor(data: Uint8Array, pin?: Uint8Array | string);
     /**
      * `seal`, as the text armor (`dkm1:...`).
      */
-    sealArmored(data: any, context: any, now: any): string;
+    sealArmored(data: Uint8Array | string, context?: Uint8Array | string, now?: Date | number): string;
     /**
      * Seals `data` (a `Uint8Array` or a string) to the ring, bound to `context`, at `now`
      * (a `Date` or milliseconds; `Date.now()` when absent). Only key holders can open it,
      * and their unseal reports its origin as `"seal-only"`. `Stale` when the ring's
      * published keys do not cover the time.
      */
-    seal(data: any, context: any, now: any): Uint8Array;
+    seal(data: Uint8Array | string, context?: Uint8Array | string, now?: Date | number): Uint8Array;
     /**
      * The ring's name.
      */
@@ -280,7 +294,9 @@ export interface InitOutput {
     readonly nativehost_now: (a: number) => [number, number, number];
     readonly nativehost_onMemory: (a: number, b: number, c: any) => [number, number, number];
     readonly nativehost_onObject: (a: any, b: number, c: any) => [number, number, number];
+    readonly nativehost_openParts: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
     readonly nativehost_seal: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
+    readonly nativehost_sealParts: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
     readonly nativehost_sealTo: (a: number, b: number, c: any, d: any) => [number, number, number];
     readonly nativehost_unseal: (a: number, b: number, c: number, d: number, e: any, f: any, g: number) => [number, number, number];
     readonly nativesnapshothost_act: (a: number, b: any, c: number, d: number, e: number, f: any) => [number, number, number];
@@ -294,10 +310,10 @@ export interface InitOutput {
     readonly publicidentity_toString: (a: number) => [number, number];
     readonly publicidentity_toText: (a: number) => [number, number];
     readonly ringpublic_name: (a: number) => [number, number];
-    readonly ringpublic_new: (a: any, b: any) => [number, number, number];
+    readonly ringpublic_new: (a: any, b: number) => [number, number, number];
     readonly ringpublic_ringId: (a: number) => [number, number];
-    readonly ringpublic_seal: (a: number, b: any, c: any, d: any) => [number, number, number];
-    readonly ringpublic_sealArmored: (a: number, b: any, c: any, d: any) => [number, number, number, number];
+    readonly ringpublic_seal: (a: number, b: any, c: number, d: number) => [number, number, number];
+    readonly ringpublic_sealArmored: (a: number, b: any, c: number, d: number) => [number, number, number, number];
     readonly setErrorClass: (a: any) => void;
     readonly unsealed_origin: (a: number) => [number, number];
     readonly unsealed_plaintext: (a: number) => any;

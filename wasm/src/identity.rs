@@ -31,7 +31,9 @@ impl Identity {
     /// Reads an identity's secret text: the text of an identity file (`dkm identity new`,
     /// `toText`), or the bare `dkmsec1...` line.
     #[wasm_bindgen(js_name = "fromText")]
-    pub fn from_text(text: &JsValue) -> JsResult<Identity> {
+    pub fn from_text(
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] text: &JsValue,
+    ) -> JsResult<Identity> {
         let t = convert::data(text, "the identity's text")?;
         let id = js(text::identity_from_file_text(&t, "the identity's text"))?;
         Ok(Identity {
@@ -125,12 +127,14 @@ impl RingPublic {
     /// Loads a ring's public part, verified through `pin` when given (bytes or hex text),
     /// else through the pin the part carries (which trusts whoever made the part).
     #[wasm_bindgen(constructor)]
-    pub fn new(data: &JsValue, pin: &JsValue) -> JsResult<RingPublic> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] data: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | string")] pin: Option<JsValue>,
+    ) -> JsResult<RingPublic> {
         let part = convert::bytes(data, "the ring's public part")?;
-        let pin = if absent(pin) {
-            None
-        } else {
-            Some(pin_arg(pin)?)
+        let pin = match pin.filter(|p| !absent(p)) {
+            None => None,
+            Some(p) => Some(pin_arg(&p)?),
         };
         Ok(RingPublic {
             inner: Arc::new(js(dkm_host::load_public(&part, pin.as_ref()))?),
@@ -141,7 +145,14 @@ impl RingPublic {
     /// (a `Date` or milliseconds; `Date.now()` when absent). Only key holders can open it,
     /// and their unseal reports its origin as `"seal-only"`. `Stale` when the ring's
     /// published keys do not cover the time.
-    pub fn seal(&self, data: &JsValue, context: &JsValue, now: &JsValue) -> JsResult<Uint8Array> {
+    pub fn seal(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] data: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | string")] context: Option<
+            JsValue,
+        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: Option<JsValue>,
+    ) -> JsResult<Uint8Array> {
         let out = self.seal_bytes(data, context, now)?;
         Ok(Uint8Array::from(&out[..]))
     }
@@ -150,9 +161,11 @@ impl RingPublic {
     #[wasm_bindgen(js_name = "sealArmored")]
     pub fn seal_armored(
         &self,
-        data: &JsValue,
-        context: &JsValue,
-        now: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | string")] data: &JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array | string")] context: Option<
+            JsValue,
+        >,
+        #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: Option<JsValue>,
     ) -> JsResult<String> {
         Ok(dkm_core::armor(&self.seal_bytes(data, context, now)?))
     }
@@ -171,13 +184,17 @@ impl RingPublic {
 }
 
 impl RingPublic {
-    fn seal_bytes(&self, data: &JsValue, context: &JsValue, now: &JsValue) -> JsResult<Vec<u8>> {
+    fn seal_bytes(
+        &self,
+        data: &JsValue,
+        context: Option<JsValue>,
+        now: Option<JsValue>,
+    ) -> JsResult<Vec<u8>> {
         let pt = convert::data(data, "the data")?;
-        let ctx = convert::opt_data(context, "the context")?;
-        let now = if absent(now) {
-            convert::time(&js_sys::Date::now().into(), "now")?
-        } else {
-            convert::time(now, "now")?
+        let ctx = convert::opt_data(&context.unwrap_or(JsValue::UNDEFINED), "the context")?;
+        let now = match now.filter(|n| !absent(n)) {
+            None => convert::time(&js_sys::Date::now().into(), "now")?,
+            Some(n) => convert::time(&n, "now")?,
         };
         let mut rng = entropy::op_rng()?;
         js(self

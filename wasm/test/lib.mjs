@@ -253,18 +253,18 @@ export async function rejectsDkm(f, kind, secrets = []) {
   return checkDkm(thrown, kind, secrets);
 }
 
-/** Runs `f`, which must throw a `TypeError` that is not a `DkmError`. */
-export function throwsType(f, message) {
+/** Runs `f`, which must throw a `TypeError` that is not a `DkmError` (`what` names the case). */
+export function throwsType(f, message, what = '') {
   let thrown;
   try {
     f();
   } catch (e) {
     thrown = e;
   }
-  assert.ok(thrown !== undefined, `expected a TypeError (${message ?? ''}), nothing was thrown`);
+  assert.ok(thrown !== undefined, `${what}: expected a TypeError, nothing was thrown`);
   assert.ok(
     thrown instanceof TypeError,
-    `expected a TypeError, got ${thrown?.constructor?.name}: ${thrown?.message}`,
+    `${what}: expected a TypeError, got ${thrown?.constructor?.name}: ${thrown?.message}`,
   );
   assert.ok(!(thrown instanceof dkm.DkmError));
   if (message) assert.match(thrown.message, message);

@@ -27,9 +27,10 @@ export async function story(): Promise<void> {
   const origin: string = opened.origin;
   opened.free();
   const keys: KeyListing = host.keys('mail');
-  const part = new RingPublic(host.exportPublic('mail'), undefined);
+  const part = new RingPublic(host.exportPublic('mail'));
   const toRing: Uint8Array = host.sealTo(part, new Uint8Array([1, 2]));
-  const armored: string = part.sealArmored('x', undefined, Date.now());
+  const armored: string = part.sealArmored('x', 'account:42', Date.now());
+  const sealedNow: Uint8Array = part.seal('x');
   const snap: Uint8Array = host.exportSnapshot('mail');
 
   const remote = new AsyncHost(new MapStorage(), { retries: 4 });
@@ -54,5 +55,5 @@ export async function story(): Promise<void> {
     location: () => 'here',
   };
   new Host(store).free();
-  void id, added, text, origin, keys, toRing, armored;
+  void id, added, text, origin, keys, toRing, armored, sealedNow;
 }
