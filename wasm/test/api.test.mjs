@@ -3,6 +3,7 @@
 // handles released with free() and Symbol.dispose.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import {
   dkm,
@@ -112,6 +113,33 @@ describe('package', () => {
     assert.equal(e.kind, 'Stale');
     assert.equal(e.code, 16);
   });
+});
+
+// BUG 5 (wasm/js/index.d.ts): the views' declarations miss values the host returns: a
+// governance request's state 'applied' (RequestView.state), and null for
+// RingInfo.applied_version and KeyListing.kek_generation before the first maintain (both
+// declared `number`). This test fails until the declarations say so.
+test('BUG 5: index.d.ts declares the values the views hold (applied, null before maintain)', () => {
+  const dts = readFileSync(new URL('../pkg/index.d.ts', import.meta.url), 'utf8');
+  const field = (iface, name) => {
+    const body = dts.slice(dts.indexOf(`interface ${iface} {`));
+    const m = body.match(new RegExp(`\\n\\s+${name}: ([^;]+);`));
+    assert.ok(m, `${iface}.${name} is declared`);
+    return m[1];
+  };
+  // What the host returns (each seen in the tests above).
+  const w = makeWorld({ levels: true });
+  const change = w.host.addMember(RING, 'admin', w.eng.public, { as: w.admin });
+  w.approveAll(change.request);
+  w.host.apply(RING, change.request, { as: w.admin });
+  assert.equal(w.host.requests(RING)[0].state, 'applied');
+  const host = new dkm.Host(new dkm.MemoryStore(), { clock: T0 });
+  host.createRing('r', { as: w.admin });
+  assert.equal(host.ringInfo('r').applied_version, null);
+  assert.equal(host.keys('r').kek_generation, null);
+  assert.match(field('RequestView', 'state'), /'applied'/);
+  assert.match(field('RingInfo', 'applied_version'), /\bnull\b/);
+  assert.match(field('KeyListing', 'kek_generation'), /\bnull\b/);
 });
 
 // ---- governance ----
@@ -521,6 +549,10 @@ describe('maintain, rollEpoch, seal, unseal', () => {
     assert.equal((await w.host.unsealAsync(RING, small, { as: w.svc, context: 'c' })).text, 'small one');
     o.free();
     assert.ok(o.plaintext.every((x) => x === 0));
+    const notText = new Uint8Array(dkm.BULK_MIN + 1).fill(0xff);
+    const openedBytes = await w.host.unsealAsync(RING, w.seal(notText), { as: w.svc });
+    throwsDkm(() => openedBytes.text, 'InvalidInput');
+    assert.ok(bytesEqual(openedBytes.plaintext, notText));
     // Refusals: a wrong context, a flipped byte, not a key holder.
     await rejectsDkm(() => w.host.unsealAsync(RING, sealed, { as: w.svc, context: 'other' }), 'Tampered');
     const flipped = sealed.slice();
@@ -1023,6 +1055,18 @@ describe('a synchronous store object (SyncStore)', () => {
     // Another host over the same object sees it all.
     const h2 = new dkm.Host(store, { clock: w.clock.fn });
     assert.deepEqual(h2.ringInfo('moved'), w.host.ringInfo('moved'));
+    // `ring` may answer undefined for an absent ring, and `commit` nothing for success.
+    store.hooks.ring = (name, body) => body(name) ?? undefined;
+    store.hooks.commit = (name, c, body) => {
+      assert.equal(body(name, c), true);
+      return undefined;
+    };
+    assert.match(w.host.createRing('second', { as: w.admin }), HEX32);
+    w.host.addMember('second', 'service', w.svc.public, { as: w.admin });
+    assert.equal(w.host.unseal('second', w.host.seal('second', 'void', { as: w.svc }), { as: w.svc }).text, 'void');
+    delete store.hooks.ring;
+    delete store.hooks.commit;
+    assert.deepEqual(store.names(), ['moved', 'second']);
     // Snapshots move rings between a JS store and a memory store.
     const mem = new dkm.MemoryStore();
     assert.equal(new dkm.Host(mem, { clock: w.clock.fn }).importSnapshot(w.host.exportSnapshot('moved')), 'moved');

@@ -222,6 +222,8 @@ export function checkDkm(e, kind, secrets = []) {
   assert.equal(e.code, dkm.errorKinds().indexOf(kind) + 1);
   assert.equal(typeof e.message, 'string');
   assert.ok(e.message.length > 0);
+  // No message ever carries a secret identity's text, whatever the test passes.
+  assert.ok(!/dkmsec1[A-Za-z0-9_-]{8}/.test(e.message), `the message shows a secret identity: ${e.message}`);
   for (const s of secrets) {
     assert.ok(!e.message.includes(s), `the message shows a secret: ${e.message}`);
     assert.ok(!String(e.stack).includes(s), 'the stack shows a secret');
