@@ -64,8 +64,8 @@ const ACTING = {
   rollEpoch: [1, (p) => p],
   seal: [2, ([ring, data], o) => [ring, data, o.context]],
   sealArmored: [2, ([ring, data], o) => [ring, data, o.context]],
-  unseal: [2, ([ring, sealed], o) => [ring, sealed, o.context, o.acceptSealOnly ?? true]],
-  unsealWithGrant: [3, ([ring, grant, sealed], o) => [ring, grant, sealed, o.context, o.acceptSealOnly ?? true]],
+  unseal: [2, ([ring, sealed], o) => [ring, sealed, o.context, o.acceptSealOnly]],
+  unsealWithGrant: [3, ([ring, grant, sealed], o) => [ring, grant, sealed, o.context, o.acceptSealOnly]],
   requestAccess: [3, ([ring, reason, durationSecs], o) => [ring, reason, durationSecs, o.since, o.epochs]],
   approve: [3, (p) => p],
   deny: [3, (p) => p],
@@ -173,6 +173,9 @@ export class Host {
   #native;
 
   constructor(store, { pins, clock } = {}) {
+    if (store === null || typeof store !== 'object') {
+      throw new TypeError('a Host takes a MemoryStore or a store object (SyncStore)');
+    }
     const p = pinsArg(pins);
     const c = clockArg(clock);
     this.#native =
@@ -196,7 +199,7 @@ export class Host {
 
   unseal(ring, sealed, o) {
     if (arguments.length !== 3) throw new TypeError('unseal takes the ring, the sealed secret and {as: identity, context}');
-    return this.#native.unseal(ring, actor(o, 'unseal'), sealed, o.context, o.acceptSealOnly ?? true);
+    return this.#native.unseal(ring, actor(o, 'unseal'), sealed, o.context, o.acceptSealOnly);
   }
 
   /**
@@ -234,7 +237,7 @@ export class Host {
     const size = typeof sealed === 'string' ? sealed.length : sealed?.length;
     const p = subtle && size >= BULK_MIN ? this.#native.openParts(ring, me, sealed, o.context) : null;
     if (p === null) {
-      const u = this.#native.unseal(ring, me, sealed, o.context, o.acceptSealOnly ?? true);
+      const u = this.#native.unseal(ring, me, sealed, o.context, o.acceptSealOnly);
       try {
         return new OpenedSecret(u.plaintext, u.origin);
       } finally {
@@ -333,6 +336,22 @@ export class MapStorage {
   }
 }
 
+/**
+ * Calls the storage: what it throws becomes a `StoreUnavailable` (its `cause` the original),
+ * except a `DkmError` of kind `Conflict`, which is a lost race.
+ */
+async function storageCall(f, method) {
+  try {
+    return await f();
+  } catch (e) {
+    if (isConflict(e)) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    const err = new DkmError(`the storage's ${method} failed: ${why}`, 'StoreUnavailable', 15);
+    err.cause = e;
+    throw err;
+  }
+}
+
 function isConflict(e) {
   return e instanceof DkmError && e.kind === 'Conflict';
 }
@@ -388,7 +407,7 @@ export class AsyncHost {
     const names = await this.#names(verb, args);
     for (let attempt = 1; ; attempt++) {
       const again = attempt < this.retries;
-      const snapshot = await this.#storage.read(names);
+      const snapshot = await storageCall(() => this.#storage.read(names), 'read');
       let pending;
       try {
         pending = me ? this.#native.act(snapshot, verb, me, args) : this.#native.call(snapshot, verb, args);
@@ -401,7 +420,7 @@ export class AsyncHost {
         if (writeSet.length > 0) {
           let stored;
           try {
-            stored = (await this.#storage.write(writeSet)) !== false;
+            stored = (await storageCall(() => this.#storage.write(writeSet), 'write')) !== false;
           } catch (e) {
             if (!isConflict(e)) throw e;
             stored = false;

@@ -107,14 +107,14 @@ export class NativeHost {
      * `sealed.subarray(offset)` (ciphertext and tag; `body` holds them instead when the
      * secret was armored), or `null` for a seal-only secret (opened with `unseal`).
      */
-    openParts(ring: string, actor: Identity, sealed: any, context: any): any;
+    openParts(ring: any, actor: Identity, sealed: any, context: any): any;
     /**
      * Hazmat for the package's `sealAsync`: a seal of a `length`-byte plaintext without
      * its bulk AES-GCM, which WebCrypto does: `{prefix, key, iv, aad}`; the sealed secret
      * is `prefix ‖ AES-256-GCM(key, iv, aad, plaintext)`. The key is this message's alone;
      * the caller imports it non-extractable and wipes the array.
      */
-    sealParts(ring: string, actor: Identity, length: any, context: any): any;
+    sealParts(ring: any, actor: Identity, length: any, context: any): any;
     /**
      * Seals to a ring's public part at the host's clock (seal-only).
      */
@@ -122,11 +122,11 @@ export class NativeHost {
     /**
      * `seal`, without the argument array (the hot path).
      */
-    seal(ring: string, actor: Identity, data: any, context: any): any;
+    seal(ring: any, actor: Identity, data: any, context: any): any;
     /**
      * `unseal`, without the argument array (the hot path).
      */
-    unseal(ring: string, actor: Identity, sealed: any, context: any, accept_seal_only: boolean): Unsealed;
+    unseal(ring: any, actor: Identity, sealed: any, context: any, accept_seal_only: any): Unsealed;
 }
 
 /**
@@ -176,9 +176,10 @@ export class PublicIdentity {
     free(): void;
     [Symbol.dispose](): void;
     /**
-     * Whether `other` is the same public identity.
+     * Whether `other` (a `PublicIdentity` or its text) is the same public identity; any
+     * other value is not.
      */
-    equals(other: PublicIdentity): boolean;
+    equals(other: PublicIdentity | string): boolean;
     /**
      * Parses a public identity's text (`dkmpub1...`).
      */
@@ -283,7 +284,7 @@ export interface InitOutput {
     readonly identity_generate: () => [number, number, number];
     readonly identity_id: (a: number) => [number, number];
     readonly identity_public: (a: number) => number;
-    readonly identity_toText: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly identity_toText: (a: number, b: any) => [number, number, number, number];
     readonly memorypins_add: (a: number, b: any) => [number, number];
     readonly memorypins_new: () => number;
     readonly memorypins_pins: (a: number) => [number, number];
@@ -294,18 +295,18 @@ export interface InitOutput {
     readonly nativehost_now: (a: number) => [number, number, number];
     readonly nativehost_onMemory: (a: number, b: number, c: any) => [number, number, number];
     readonly nativehost_onObject: (a: any, b: number, c: any) => [number, number, number];
-    readonly nativehost_openParts: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
-    readonly nativehost_seal: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
-    readonly nativehost_sealParts: (a: number, b: number, c: number, d: number, e: any, f: any) => [number, number, number];
+    readonly nativehost_openParts: (a: number, b: any, c: number, d: any, e: any) => [number, number, number];
+    readonly nativehost_seal: (a: number, b: any, c: number, d: any, e: any) => [number, number, number];
+    readonly nativehost_sealParts: (a: number, b: any, c: number, d: any, e: any) => [number, number, number];
     readonly nativehost_sealTo: (a: number, b: number, c: any, d: any) => [number, number, number];
-    readonly nativehost_unseal: (a: number, b: number, c: number, d: number, e: any, f: any, g: number) => [number, number, number];
+    readonly nativehost_unseal: (a: number, b: any, c: number, d: any, e: any, f: any) => [number, number, number];
     readonly nativesnapshothost_act: (a: number, b: any, c: number, d: number, e: number, f: any) => [number, number, number];
     readonly nativesnapshothost_call: (a: number, b: any, c: number, d: number, e: any) => [number, number, number];
     readonly nativesnapshothost_new: (a: number, b: any) => [number, number, number];
     readonly pendingresult_confirm: (a: number) => [number, number, number];
     readonly pendingresult_writeSet: (a: number) => [number, number, number];
-    readonly publicidentity_equals: (a: number, b: number) => number;
-    readonly publicidentity_fromText: (a: number, b: number) => [number, number, number];
+    readonly publicidentity_equals: (a: number, b: any) => number;
+    readonly publicidentity_fromText: (a: any) => [number, number, number];
     readonly publicidentity_id: (a: number) => [number, number];
     readonly publicidentity_toString: (a: number) => [number, number];
     readonly publicidentity_toText: (a: number) => [number, number];

@@ -121,7 +121,7 @@ export interface RequestView {
   reason: string;
   created: string;
   expires: string;
-  state: 'pending' | 'approved' | 'denied' | 'expired' | 'granted';
+  state: 'pending' | 'approved' | 'denied' | 'expired' | 'granted' | 'applied';
   levels: { level: string; approvals: number; quorum: number }[];
 }
 export interface IssuedGrant {
@@ -151,14 +151,16 @@ export interface KeyListing {
   stale: boolean;
   pending: boolean;
   bootstrap: boolean;
-  kek_generation: number;
+  /** `null` before the first `maintain`. */
+  kek_generation: number | null;
   epochs: EpochView[];
 }
 export interface RingInfo {
   name: string;
   id: string;
   governance_version: number;
-  applied_version: number;
+  /** `null` before the first `maintain`. */
+  applied_version: number | null;
   members: { role: Role; id: string; public: string }[];
   policy: {
     interval_secs: number;

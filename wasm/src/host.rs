@@ -103,8 +103,8 @@ impl Args {
     fn ring(&self) -> JsResult<String> {
         self.text(0, "the ring's name")
     }
-    fn flag(&self, i: u32, default: bool) -> bool {
-        self.at(i).as_bool().unwrap_or(default)
+    fn accept_seal_only(&self, i: u32) -> JsResult<SealOnly> {
+        seal_only_arg(&self.at(i))
     }
 }
 
@@ -132,11 +132,15 @@ fn public_arg(v: &JsValue, what: &str) -> JsResult<dkm_core::PublicIdentity> {
     js(text::parse_public_identity(&t))
 }
 
-fn seal_only(accept: bool) -> SealOnly {
-    if accept {
-        SealOnly::Accept
-    } else {
-        SealOnly::Refuse
+/// `acceptSealOnly`: a boolean, `true` when absent.
+fn seal_only_arg(v: &JsValue) -> JsResult<SealOnly> {
+    if absent(v) {
+        return Ok(SealOnly::Accept);
+    }
+    match v.as_bool() {
+        Some(true) => Ok(SealOnly::Accept),
+        Some(false) => Ok(SealOnly::Refuse),
+        None => Err(type_error("acceptSealOnly must be a boolean")),
     }
 }
 
@@ -153,6 +157,11 @@ fn policy_arg(v: &JsValue) -> JsResult<Policy> {
         .ok_or_else(|| type_error("a policy must be an object"))?;
     for key in Object::keys(o).iter() {
         let k = key.as_string().unwrap_or_default();
+        if k == "levels" {
+            return Err(invalid(
+                "a ring is created without approval levels: set them with setApprovalLevels once its approvers are members",
+            ));
+        }
         let value = get(v, &k)?;
         let n = integer(&value, &format!("policy.{k}"))?;
         match k.as_str() {
@@ -164,11 +173,6 @@ fn policy_arg(v: &JsValue) -> JsResult<Policy> {
             "freshnessIntervals" => {
                 p.freshness_intervals = u32::try_from(n)
                     .map_err(|_| invalid("policy.freshnessIntervals is too large"))?;
-            }
-            "levels" => {
-                return Err(invalid(
-                    "a ring is created without approval levels: set them with setApprovalLevels once its approvers are members",
-                ));
             }
             _ => return Err(invalid(format!("a policy has no setting {k:?}"))),
         }
@@ -295,14 +299,14 @@ fn dispatch<S: Store>(
             "unseal" => {
                 let (ring, sealed) = (a.ring()?, public_data(&a.at(1), "the sealed secret")?);
                 let ctx = opt_data(&a.at(2), "the context")?;
-                let mode = seal_only(a.flag(3, true));
+                let mode = a.accept_seal_only(3)?;
                 Ok(Unsealed::new(js(h.unseal(&ring, me, &sealed, &ctx, mode))?).into())
             }
             "unsealWithGrant" => {
                 let (ring, grant) = (a.ring()?, grant_arg(&a.at(1))?);
                 let sealed = public_data(&a.at(2), "the sealed secret")?;
                 let ctx = opt_data(&a.at(3), "the context")?;
-                let mode = seal_only(a.flag(4, true));
+                let mode = a.accept_seal_only(4)?;
                 let u = js(h.unseal_with_grant(&ring, me, grant, &sealed, &ctx, mode))?;
                 Ok(Unsealed::new(u).into())
             }
@@ -438,36 +442,38 @@ impl NativeHost {
     /// `seal`, without the argument array (the hot path).
     pub fn seal(
         &self,
-        ring: &str,
+        ring: &JsValue,
         actor: &Identity,
         data: &JsValue,
         context: &JsValue,
     ) -> JsResult<JsValue> {
+        let ring = convert::text(ring, "the ring's name")?;
         let (pt, ctx) = (
             convert::data(data, "the data")?,
             opt_data(context, "the context")?,
         );
         self.clock
-            .during(|| seal_with(&self.host, ring, &actor.inner, &pt, &ctx))
+            .during(|| seal_with(&self.host, &ring, &actor.inner, &pt, &ctx))
     }
 
     /// `unseal`, without the argument array (the hot path).
     pub fn unseal(
         &self,
-        ring: &str,
+        ring: &JsValue,
         actor: &Identity,
         sealed: &JsValue,
         context: &JsValue,
-        accept_seal_only: bool,
+        accept_seal_only: &JsValue,
     ) -> JsResult<Unsealed> {
+        let ring = convert::text(ring, "the ring's name")?;
         let (b, ctx) = (
-            data(sealed, "the sealed secret")?,
+            public_data(sealed, "the sealed secret")?,
             opt_data(context, "the context")?,
         );
-        let mode = seal_only(accept_seal_only);
+        let mode = seal_only_arg(accept_seal_only)?;
         self.clock.during(|| {
             Ok(Unsealed::new(js(self.host.unseal(
-                ring,
+                &ring,
                 &actor.inner,
                 &b,
                 &ctx,
@@ -483,17 +489,18 @@ impl NativeHost {
     #[wasm_bindgen(js_name = "sealParts")]
     pub fn seal_parts(
         &self,
-        ring: &str,
+        ring: &JsValue,
         actor: &Identity,
         length: &JsValue,
         context: &JsValue,
     ) -> JsResult<JsValue> {
+        let ring = convert::text(ring, "the ring's name")?;
         let len = usize::try_from(integer(length, "the length")?)
             .map_err(|_| convert::error(ErrorKind::TooLarge, "the plaintext is too long"))?;
         let ctx = opt_data(context, "the context")?;
         let p = self
             .clock
-            .during(|| js(self.host.seal_parts(ring, &actor.inner, len, &ctx)))?;
+            .during(|| js(self.host.seal_parts(&ring, &actor.inner, len, &ctx)))?;
         gcm_parts(&p)
     }
 
@@ -504,11 +511,12 @@ impl NativeHost {
     #[wasm_bindgen(js_name = "openParts")]
     pub fn open_parts(
         &self,
-        ring: &str,
+        ring: &JsValue,
         actor: &Identity,
         sealed: &JsValue,
         context: &JsValue,
     ) -> JsResult<JsValue> {
+        let ring = convert::text(ring, "the ring's name")?;
         let b = convert::public_data(sealed, "the sealed secret")?;
         let ctx = opt_data(context, "the context")?;
         let bytes = js(dkm_core::decode_any(dkm_host::input::trim_armor(&b)).map_err(Into::into))?;
@@ -519,7 +527,7 @@ impl NativeHost {
         }
         let (p, start) = self
             .clock
-            .during(|| js(self.host.open_parts(ring, &actor.inner, &bytes, &ctx)))?;
+            .during(|| js(self.host.open_parts(&ring, &actor.inner, &bytes, &ctx)))?;
         let out = gcm_parts(&p)?;
         let binary =
             matches!(bytes, std::borrow::Cow::Borrowed(_)) && sealed.is_instance_of::<Uint8Array>();

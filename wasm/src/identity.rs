@@ -44,8 +44,12 @@ impl Identity {
     /// The identity file's text under `name` (a comment line, then the secret): keep it
     /// secret, as the secret identity it is.
     #[wasm_bindgen(js_name = "toText")]
-    pub fn to_text(&self, name: &str) -> JsResult<String> {
-        let t = js(text::identity_file_text(name, &self.inner))?;
+    pub fn to_text(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: &JsValue,
+    ) -> JsResult<String> {
+        let name = convert::text(name, "the identity's name")?;
+        let t = js(text::identity_file_text(&name, &self.inner))?;
         Ok(String::from(t.as_str()))
     }
 
@@ -75,9 +79,12 @@ pub struct PublicIdentity {
 impl PublicIdentity {
     /// Parses a public identity's text (`dkmpub1...`).
     #[wasm_bindgen(js_name = "fromText")]
-    pub fn from_text(text: &str) -> JsResult<PublicIdentity> {
+    pub fn from_text(
+        #[wasm_bindgen(unchecked_param_type = "string")] text: &JsValue,
+    ) -> JsResult<PublicIdentity> {
+        let text = convert::text(text, "a public identity")?;
         Ok(PublicIdentity {
-            inner: js(text::parse_public_identity(text))?,
+            inner: js(text::parse_public_identity(&text))?,
         })
     }
 
@@ -99,9 +106,24 @@ impl PublicIdentity {
         self.inner.id().to_string()
     }
 
-    /// Whether `other` is the same public identity.
-    pub fn equals(&self, other: &PublicIdentity) -> bool {
-        self.inner.to_bytes() == other.inner.to_bytes()
+    /// Whether `other` (a `PublicIdentity` or its text) is the same public identity; any
+    /// other value is not.
+    pub fn equals(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PublicIdentity | string")] other: &JsValue,
+    ) -> bool {
+        let text = match other.as_string() {
+            Some(t) => Some(t),
+            // A PublicIdentity (or anything with a toText giving one) compares by its text.
+            None if other.is_object() => convert::get(other, "toText")
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+                .and_then(|f| f.call0(other).ok())
+                .and_then(|t| t.as_string()),
+            None => None,
+        };
+        text.and_then(|t| dkm_core::PublicIdentity::from_text(t.trim()).ok())
+            .is_some_and(|p| p.to_bytes() == self.inner.to_bytes())
     }
 }
 

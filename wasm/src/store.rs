@@ -271,7 +271,16 @@ pub fn write_set_js(ws: &[(String, Commit)]) -> JsResult<JsValue> {
 /// A snapshot the driver read: `{location: string, rings: {NAME: {ring: {bytes, token} |
 /// null, audit: string[], requests: string[]}}}`.
 pub fn snapshot_arg(v: &JsValue) -> JsResult<Snapshot> {
-    let bad = |what: &str| convert::type_error(format!("a snapshot's {what}"));
+    // The storage's answer, not the caller's argument: a bad one means the storage failed.
+    let bad = |what: &str| {
+        convert::error(
+            ErrorKind::StoreUnavailable,
+            format!("the storage's read returned a bad snapshot: its {what}"),
+        )
+    };
+    if !v.is_object() {
+        return Err(bad("value must be {location, rings}"));
+    }
     let location = get(v, "location")?
         .as_string()
         .ok_or_else(|| bad("location must be a string"))?;
@@ -284,6 +293,9 @@ pub fn snapshot_arg(v: &JsValue) -> JsResult<Snapshot> {
         let pair: Array = entry.dyn_into()?;
         let name = pair.get(0).as_string().ok_or_else(|| bad("ring names"))?;
         let d = pair.get(1);
+        if !d.is_object() {
+            return Err(bad("rings must be {ring, audit, requests} objects"));
+        }
         let ring = ring_of(&get(&d, "ring")?, "read")
             .map_err(|_| bad("ring must be null or {bytes: Uint8Array, token: string}"))?;
         let lines = |k: &str| -> JsResult<Vec<String>> {
@@ -291,7 +303,7 @@ pub fn snapshot_arg(v: &JsValue) -> JsResult<Snapshot> {
             if absent(&l) {
                 return Ok(Vec::new());
             }
-            convert::strings(&l, &format!("a snapshot's {k} lines"))
+            convert::strings(&l, k).map_err(|_| bad("lines must be arrays of strings"))
         };
         out.insert(
             name,

@@ -669,7 +669,7 @@ describe('asynchronous storage failures', () => {
 
 // ---- BUGs: these fail until the package is fixed ----
 
-describe('BUG: found while writing these tests (each fails until fixed)', () => {
+describe('regressions: bugs found while writing these tests (fixed)', () => {
   // BUG 1: a non-string where the module takes `&str` (the ring of Host.seal, Host.unseal,
   // Host.sealAsync, Host.unsealAsync; PublicIdentity.fromText; Identity.toText) reaches
   // wasm-bindgen's passStringToWasm0 unchecked: a number traps the module ("RuntimeError:
@@ -740,7 +740,10 @@ describe('BUG: found while writing these tests (each fails until fixed)', () => 
   // plain `Error("expected instance of PublicIdentity")`: neither false nor a TypeError.
   test('BUG 3: PublicIdentity.equals(non-PublicIdentity) is false or a TypeError', () => {
     const pub = dkm.Identity.generate().public;
-    for (const other of [pub.toText(), null, {}, dkm.Identity.generate()]) {
+    // Its own text is the same identity (documented); another's text is not.
+    assert.equal(pub.equals(pub.toText()), true);
+    assert.equal(pub.equals(dkm.Identity.generate().public.toText()), false);
+    for (const other of [null, {}, 'dkmpub1-not-one', 5, dkm.Identity.generate()]) {
       let result;
       try {
         result = pub.equals(other);
