@@ -16,14 +16,11 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use hmac::digest::FixedOutput;
-use hmac::{Hmac, KeyInit, Mac};
 use hpke::aead::ExportOnlyAead;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -213,7 +210,7 @@ pub(crate) fn context_hash(context: &[u8]) -> [u8; 32] {
     if context.is_empty() {
         return EMPTY_CONTEXT_HASH;
     }
-    Sha256::digest(context).into()
+    dkm_prims::sha256(context)
 }
 
 /// A plaintext opened in place, in the buffer that held its sealed secret
@@ -262,20 +259,11 @@ impl core::fmt::Debug for Opened {
 /// A commit key, kept as an HMAC-SHA-256 state already keyed (and already fed the
 /// `"dkm1/commit"` label), so each commitment costs no key setup. Zeroized on drop.
 #[derive(Clone)]
-pub(crate) struct CommitKey(Hmac<Sha256>);
-
-// The keyed HMAC state is key-equivalent: it must clear itself. `Hmac` has no `Drop` of its
-// own; its key-derived state is two SHA-256 cores, and those zeroize on drop (sha2's `zeroize`
-// feature). This fails to compile if that ever stops being true.
-const _: fn() = || {
-    fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-    zeroize_on_drop::<<Sha256 as hmac::digest::block_api::CoreProxy>::Core>();
-};
+pub(crate) struct CommitKey(dkm_prims::HmacSha256);
 
 impl CommitKey {
     pub(crate) fn new(key: &Secret32) -> Result<Self> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose())
-            .map_err(|_| Error::new(ErrorKind::Internal, "HMAC key setup failed"))?;
+        let mut mac = dkm_prims::HmacSha256::new(key.expose());
         mac.update(labels::COMMIT);
         Ok(CommitKey(mac))
     }
@@ -285,9 +273,7 @@ impl CommitKey {
         let mut mac = self.0.clone();
         mac.update(header);
         mac.update(ctx_hash);
-        let mut out = [0u8; 32];
-        mac.finalize_into((&mut out).into());
-        out
+        mac.finalize()
     }
 }
 
@@ -708,6 +694,7 @@ pub fn decode_any(input: &[u8]) -> Result<alloc::borrow::Cow<'_, [u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_empty_context_hash_constant_is_sha256_of_nothing() {

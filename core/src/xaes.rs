@@ -18,11 +18,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use aes::Aes256;
-use aes::cipher::{BlockCipherEncrypt, KeyInit};
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use dkm_prims::{Aes256Key, gcm_open, gcm_seal};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -44,16 +40,16 @@ pub const HAS_FAST_PATH: bool = cfg!(dkm_fast_aes);
 /// two AES blocks of derivation plus one AES-256-GCM key setup.
 pub struct XaesKey {
     // Boxed: moving an XaesKey moves a pointer, not the round keys.
-    aes: Box<Aes256>,
+    aes: Box<Aes256Key>,
     k1: Zeroizing<u128>,
 }
 
 impl XaesKey {
     /// Prepares a 32-byte key.
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        let aes = Box::new(Aes256::new(key.into()));
+        let aes = Box::new(Aes256Key::new(key));
         let mut l = Zeroizing::new([0u8; 16]);
-        aes.encrypt_block((&mut *l).into());
+        aes.encrypt_block(&mut l);
         let lv = Zeroizing::new(u128::from_be_bytes(*l));
         // K1 = L << 1, reduced by x^128 + x^7 + x^2 + x + 1 when the top bit falls off.
         let k1 = Zeroizing::new((*lv << 1) ^ (0x87 * (*lv >> 127)));
@@ -63,15 +59,18 @@ impl XaesKey {
     /// The per-nonce AES-256-GCM key `Kx` and its 96-bit nonce `Nx`.
     pub(crate) fn derive(&self, nonce: &[u8; NONCE_LEN]) -> (Zeroizing<[u8; 32]>, [u8; 12]) {
         let (n12, nx) = nonce.split_at(12);
-        let mut kx = Zeroizing::new([0u8; 32]);
-        for (counter, half) in [1u8, 2u8].into_iter().zip(kx.chunks_exact_mut(16)) {
-            let mut m = Zeroizing::new([0u8; 16]);
-            let (prefix, tail) = m.split_at_mut(4);
+        let mut m = Zeroizing::new([[0u8; 16]; 2]);
+        for (counter, block) in [1u8, 2u8].into_iter().zip(m.iter_mut()) {
+            let (prefix, tail) = block.split_at_mut(4);
             prefix.copy_from_slice(&[0x00, counter, 0x58, 0x00]);
             tail.copy_from_slice(n12);
-            *m = (u128::from_be_bytes(*m) ^ *self.k1).to_be_bytes();
-            self.aes.encrypt_block((&mut *m).into());
-            half.copy_from_slice(&*m);
+            *block = (u128::from_be_bytes(*block) ^ *self.k1).to_be_bytes();
+        }
+        let [m1, m2] = &mut *m;
+        self.aes.encrypt_two(m1, m2);
+        let mut kx = Zeroizing::new([0u8; 32]);
+        for (half, block) in kx.chunks_exact_mut(16).zip(m.iter()) {
+            half.copy_from_slice(block);
         }
         let mut nx12 = [0u8; 12];
         nx12.copy_from_slice(nx);
@@ -187,7 +186,8 @@ fn too_long() -> Error {
     Error::new(crate::ErrorKind::TooLarge, "message too long for AES-GCM")
 }
 
-/// AES-256-GCM from RustCrypto `aes-gcm` (every target; its key schedule zeroizes on drop).
+/// AES-256-GCM from RustCrypto `aes-gcm` through `dkm-prims` (every target; its key schedule
+/// zeroizes on drop).
 pub(crate) mod portable {
     use super::*;
 
@@ -197,10 +197,7 @@ pub(crate) mod portable {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let tag = Aes256Gcm::new(kx.into())
-            .encrypt_inout_detached(&Nonce::from(nx), aad, InOutBuf::from(buf))
-            .map_err(|_| too_long())?;
-        Ok(tag.into())
+        gcm_seal(kx, nx, aad, buf).map_err(|_| too_long())
     }
 
     /// Opens in place; on failure `buf` holds no plaintext the caller may use.
@@ -211,9 +208,7 @@ pub(crate) mod portable {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
-        Aes256Gcm::new(kx.into())
-            .decrypt_inout_detached(&Nonce::from(nx), aad, InOutBuf::from(buf), &Tag::from(*tag))
-            .map_err(|_| Error::tampered())
+        gcm_open(kx, nx, aad, buf, tag).map_err(|_| Error::tampered())
     }
 }
 
@@ -353,7 +348,9 @@ mod tests {
         for seed in 0u8..16 {
             let key = [seed; 32];
             let x = XaesKey::new(&key);
-            let aes = Aes256::new((&key).into());
+            // RustCrypto's AES directly, not through dkm-prims.
+            use aes::cipher::{BlockCipherEncrypt, KeyInit};
+            let aes = aes::Aes256::new((&key).into());
             let mut l = [0u8; 16];
             aes.encrypt_block((&mut l).into());
             let mut k1 = [0u8; 16];
