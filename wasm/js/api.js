@@ -13,6 +13,12 @@ import {
   Unsealed,
   errorKinds,
   setErrorClass,
+  testingKeyIntervalAt,
+  testingTreeCover,
+  testingTreeDerive,
+  testingTreeLeaf,
+  testingTreeRanges,
+  testingUnsealRaw,
 } from './dkm_wasm.js';
 
 export { Identity, MemoryPins, MemoryStore, PublicIdentity, RingPublic, Unsealed, errorKinds };
@@ -26,6 +32,19 @@ export class DkmError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Entry points for replaying the raw-key test vectors (`testvectors/v1/sealed.json`,
+ * `seal_only.json`, `tree.json`). Not the API: they take and return key material.
+ */
+export const testing = Object.freeze({
+  treeDerive: testingTreeDerive,
+  treeCover: testingTreeCover,
+  treeRanges: testingTreeRanges,
+  treeLeaf: testingTreeLeaf,
+  keyIntervalAt: testingKeyIntervalAt,
+  unsealRaw: testingUnsealRaw,
+});
 
 /** Called by the entry modules once the module is instantiated. */
 export function registerErrors() {

@@ -266,6 +266,36 @@ export function errorKinds(): string[];
  */
 export function setErrorClass(cls: Function): void;
 
+/**
+ * The interval of time `now` (Unix seconds) in an epoch's schedule.
+ */
+export function testingKeyIntervalAt(ring_id: any, epoch_no: any, start: any, interval_secs: any, root: any, now: any): number;
+
+/**
+ * The minimal cover of intervals `first`..=`last`: `[level, index]` pairs.
+ */
+export function testingTreeCover(first: any, last: any): Array<any>;
+
+/**
+ * The secret of node (`level`, `index`) derived from the epoch root `root`.
+ */
+export function testingTreeDerive(root: any, level: any, index: any): Uint8Array;
+
+/**
+ * The leaf of `interval` derived from a node set (`UnknownKey` when it cannot).
+ */
+export function testingTreeLeaf(nodes: any, interval: any): Uint8Array;
+
+/**
+ * The ranges `[first, last]` of intervals a node set derives.
+ */
+export function testingTreeRanges(nodes: any): Array<any>;
+
+/**
+ * Opens a sealed secret (either suite) with the keys of one epoch given by its root.
+ */
+export function testingUnsealRaw(ring_id: any, epoch_no: any, start: any, interval_secs: any, root: any, sealed: any, context: any): Uint8Array;
+
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 export interface InitOutput {
@@ -316,6 +346,12 @@ export interface InitOutput {
     readonly ringpublic_seal: (a: number, b: any, c: number, d: number) => [number, number, number];
     readonly ringpublic_sealArmored: (a: number, b: any, c: number, d: number) => [number, number, number, number];
     readonly setErrorClass: (a: any) => void;
+    readonly testingKeyIntervalAt: (a: any, b: any, c: any, d: any, e: any, f: any) => [number, number, number];
+    readonly testingTreeCover: (a: any, b: any) => [number, number, number];
+    readonly testingTreeDerive: (a: any, b: any, c: any) => [number, number, number];
+    readonly testingTreeLeaf: (a: any, b: any) => [number, number, number];
+    readonly testingTreeRanges: (a: any) => [number, number, number];
+    readonly testingUnsealRaw: (a: any, b: any, c: any, d: any, e: any, f: any, g: any) => [number, number, number];
     readonly unsealed_origin: (a: number) => [number, number];
     readonly unsealed_plaintext: (a: number) => any;
     readonly unsealed_text: (a: number) => [number, number, number, number];

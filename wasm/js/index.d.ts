@@ -48,6 +48,33 @@ export function init(input?: string | URL | Request | Response | BufferSource | 
 /** Instantiates the module synchronously (a Worker with the compiled module); a no-op under Node. */
 export function initSync(options: { module: BufferSource | WebAssembly.Module }): void;
 
+/**
+ * Entry points for replaying the raw-key test vectors (`testvectors/v1/sealed.json`,
+ * `seal_only.json`, `tree.json`). Not the API: they take and return key material.
+ */
+export const testing: {
+  /** The secret of node (`level`, `index`) derived from an epoch root. */
+  treeDerive(root: Uint8Array, level: number, index: number): Uint8Array;
+  /** The minimal cover of intervals `first`..=`last`: `[level, index]` pairs. */
+  treeCover(first: number, last: number): [number, number][];
+  /** The `[first, last]` ranges of intervals a node set derives. */
+  treeRanges(nodes: [number, number, Uint8Array][]): [number, number][];
+  /** The leaf of `interval` derived from a node set (`UnknownKey` when it cannot). */
+  treeLeaf(nodes: [number, number, Uint8Array][], interval: number): Uint8Array;
+  /** The interval of time `now` (Unix seconds) in an epoch's schedule. */
+  keyIntervalAt(ringId: Uint8Array, epoch: number, start: number, intervalSecs: number, root: Uint8Array, now: number): number;
+  /** Opens a sealed secret (either suite) with the keys of one epoch given by its root. */
+  unsealRaw(
+    ringId: Uint8Array,
+    epoch: number,
+    start: number,
+    intervalSecs: number,
+    root: Uint8Array,
+    sealed: Uint8Array,
+    context?: Data,
+  ): Uint8Array;
+};
+
 /** Bytes, or text (sealed as its UTF-8 bytes). */
 export type Data = Uint8Array | string;
 /** A time: a `Date` or milliseconds since 1970 (as `Date.now()`). */

@@ -13,6 +13,7 @@ mod entropy;
 mod host;
 mod identity;
 mod store;
+mod testing;
 
 pub use convert::{error_kinds, set_error_class};
 pub use host::{NativeHost, NativeSnapshotHost, PendingResult};

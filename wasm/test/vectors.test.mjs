@@ -341,14 +341,36 @@ for (const file of ['sealed.json', 'seal_only.json']) {
       }
     });
 
-    test('unseal with the epoch root and schedule (and the Tampered refusals)', {
-      todo: 'needs a raw-key entry point (Python: dkm._testing.unseal_raw, key_interval_at)',
-    }, () => {});
+    test('unseal with the epoch root and schedule (dkm.testing), and every refusal', () => {
+      const args = [fromHex(v.ring_id), v.epoch, v.schedule.start, v.schedule.interval_secs, fromHex(v.root)];
+      assert.ok(v.vectors.length > 0);
+      for (const c of v.vectors) {
+        const opened = dkm.testing.unsealRaw(...args, fromHex(c.sealed), fromHex(c.context));
+        assert.equal(toHex(opened), c.plaintext);
+        assert.equal(dkm.testing.keyIntervalAt(...args, c.time), c.interval);
+        assert.ok(c.armor.startsWith('dkm1:'));
+      }
+      assert.ok(v.invalid.length > 0);
+      for (const bad of v.invalid) {
+        throwsDkm(() => dkm.testing.unsealRaw(...args, fromHex(bad.sealed), fromHex(bad.context)), bad.error);
+      }
+    });
   });
 }
 
 describe('tree.json', () => {
-  test('leaves, nodes and covers from the epoch root', {
-    todo: 'needs a raw-key entry point (Python: dkm._testing.tree_derive, tree_cover, tree_ranges, tree_leaf)',
-  }, () => {});
+  test('leaves, nodes and covers from the epoch root (dkm.testing)', () => {
+    const v = load('tree.json');
+    const root = fromHex(v.root);
+    for (const leaf of v.leaves) assert.equal(toHex(dkm.testing.treeDerive(root, 16, leaf.interval)), leaf.leaf);
+    for (const node of v.nodes) assert.equal(toHex(dkm.testing.treeDerive(root, node.level, node.index)), node.secret);
+    assert.ok(v.covers.length > 0);
+    for (const c of v.covers) {
+      const nodes = c.nodes.map((n) => [n.level, n.index, fromHex(n.secret)]);
+      assert.deepEqual(dkm.testing.treeCover(c.first, c.last), nodes.map((n) => [n[0], n[1]]));
+      assert.deepEqual(dkm.testing.treeRanges(nodes), c.derives);
+      for (const chk of c.check_leaves) assert.equal(toHex(dkm.testing.treeLeaf(nodes, chk.interval)), chk.leaf);
+      for (const i of c.not_derivable) throwsDkm(() => dkm.testing.treeLeaf(nodes, i), 'UnknownKey');
+    }
+  });
 });
