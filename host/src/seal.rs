@@ -2,10 +2,12 @@
 //! ring's public part), and unsealing (as a key holder, or through a grant) with the secret's
 //! origin.
 
+use std::sync::Arc;
+
 use dkm_core::sealed::Suite;
 use dkm_core::{
-    ErrorKind, Event, GcmParts, GrantId, GrantSession, Identity, KeyHolder, Pin, RingPublic,
-    SealedSecret,
+    ErrorKind, Event, GcmParts, GrantId, GrantSession, Identity, IntervalKeys, KeyHolder, Pin,
+    RingPublic, SealedSecret,
 };
 use zeroize::Zeroizing;
 
@@ -155,22 +157,29 @@ impl<S: Store> Host<S> {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         out.clear();
-        let now = self.now()?;
-        let c = self.cached(name, now)?;
-        let kh = c.holder(holder)?;
-        if !with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
-            c.recheck(now)?;
-            // The keys are derived under the key holder's lock; the AEAD runs outside it.
-            match with_holder(&kh, |k| k.sealing_keys(now)) {
-                Ok(keys) => {
-                    return Ok(keys.seal_into(plaintext, context, &mut self.draw(), out)?);
-                }
-                Err(e) if e.kind() == ErrorKind::Stale => {}
-                Err(e) => return Err(e),
-            }
+        if let Some(keys) = self.sealing_keys(name, holder)? {
+            return Ok(keys.seal_into(plaintext, context, &mut self.draw(), out)?);
         }
         *out = self.seal_loaded(name, holder, plaintext, context)?;
         Ok(())
+    }
+
+    /// The interval keys to seal with now, from the verified ring this host keeps, or `None`
+    /// when the ring needs `maintain` first (or its keys are stale). The keys are derived
+    /// under the key holder's lock; the AEAD runs outside it.
+    fn sealing_keys(&self, name: &str, holder: &Identity) -> Result<Option<Arc<IntervalKeys>>> {
+        let now = self.now()?;
+        let c = self.cached(name, now)?;
+        let kh = c.holder(holder)?;
+        if with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
+            return Ok(None);
+        }
+        c.recheck(now)?;
+        match with_holder(&kh, |k| k.sealing_keys(now)) {
+            Ok(keys) => Ok(Some(keys)),
+            Err(e) if e.kind() == ErrorKind::Stale => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Hazmat for a binding with a faster AES-256-GCM than the core's (WebCrypto under
@@ -186,18 +195,8 @@ impl<S: Store> Host<S> {
         context: &[u8],
     ) -> Result<GcmParts> {
         for _ in 0..2 {
-            let now = self.now()?;
-            let c = self.cached(name, now)?;
-            let kh = c.holder(holder)?;
-            if !with_holder(&kh, |k| Ok(k.needs_maintain(now)))? {
-                c.recheck(now)?;
-                match with_holder(&kh, |k| k.sealing_keys(now)) {
-                    Ok(keys) => {
-                        return Ok(keys.seal_parts(plaintext_len, context, &mut self.draw())?);
-                    }
-                    Err(e) if e.kind() == ErrorKind::Stale => {}
-                    Err(e) => return Err(e),
-                }
+            if let Some(keys) = self.sealing_keys(name, holder)? {
+                return Ok(keys.seal_parts(plaintext_len, context, &mut self.draw())?);
             }
             self.maintain(name, holder)?;
         }
