@@ -81,6 +81,14 @@ pub trait ForeignStore: Send + Sync {
     /// Where it is, stable across processes (for the pin book's record of which ring a name
     /// held): a database and table, a bucket and prefix.
     fn location(&self) -> String;
+    /// A fingerprint of ring `name` and its request log that changes whenever either does,
+    /// made by the store itself (a revision it assigns, never a value a writer chose); `None`
+    /// (the default): unknown, and the host loads the ring in full each time. See
+    /// [`Store::stamp`].
+    fn stamp(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let _ = name;
+        Ok(None)
+    }
 }
 
 /// A shared foreign store is a foreign store.
@@ -105,6 +113,9 @@ impl<F: ForeignStore + ?Sized> ForeignStore for std::sync::Arc<F> {
     }
     fn location(&self) -> String {
         (**self).location()
+    }
+    fn stamp(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        (**self).stamp(name)
     }
 }
 
@@ -382,5 +393,9 @@ impl<F: ForeignStore> Store for ForeignAdapter<F> {
 
     fn location(&self) -> String {
         format!("foreign:{}", self.foreign.location())
+    }
+
+    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        self.foreign.stamp(ring)
     }
 }

@@ -11,6 +11,8 @@ mod access;
 mod audit;
 mod cache;
 pub mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 #[cfg(all(feature = "file-store", unix))]
 mod file_store;
 #[cfg(all(feature = "file-store", unix))]
@@ -41,6 +43,8 @@ use dkm_core::{ErrorKind, Event, Identity, Pin, Ring, RingId};
 
 pub use access::access_scope;
 pub use error::{HostError, Result};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdStore};
 #[cfg(all(feature = "file-store", unix))]
 pub use file_store::FileStore;
 #[cfg(all(feature = "file-store", unix))]
