@@ -29,7 +29,9 @@ use dkm_host::files::{
     self, parse_duration, parse_public_identity, parse_time, read_pin_file, write_file,
 };
 use dkm_host::input::{self, Input};
-use dkm_host::{Clock, FileStore, Host, HostError, LevelSpec, PinBook, Result, SealOnly, ToJson};
+use dkm_host::{
+    Clock, Host, HostError, LevelSpec, PinBook, Result, SealOnly, SharedStore, ToJson,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,9 +41,11 @@ use dkm_host::{Clock, FileStore, Host, HostError, LevelSpec, PinBook, Result, Se
     long_about = "Distributed Key Manager: secrets sealed to a ring only its key holders (service accounts) can open; admins govern but cannot read; approved, audited, expiring elevated access for people."
 )]
 struct Cli {
-    /// The store directory.
+    /// The store: a directory (the file store), file://PATH, or
+    /// etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS; see docs/etcd.md; the
+    /// password of a URL's user= comes from DKM_ETCD_PASSWORD).
     #[arg(long, global = true, env = "DKM_STORE", default_value = "./dkm-store")]
-    store: PathBuf,
+    store: String,
     /// Override the clock (RFC 3339; for tests and demos: audit records are flagged).
     #[arg(long, global = true, env = "DKM_NOW")]
     now: Option<String>,
@@ -226,10 +230,19 @@ enum RingCmd {
         out: PathBuf,
     },
     /// Import a ring snapshot into the store, under the name the ring is signed with
-    /// (verified like any load: the pin book, or on first use the ring's oldest admin).
+    /// (verified like any load: the pin book, or on first use the ring's oldest admin); or,
+    /// with --from, copy a ring with its audit chain and request log from another store (a
+    /// file store into etcd).
     Import {
         /// The snapshot file.
-        file: PathBuf,
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        file: Option<PathBuf>,
+        /// The store to copy from (a directory, file://PATH or etcd://...).
+        #[arg(long, requires = "ring")]
+        from: Option<String>,
+        /// The ring to copy (with --from).
+        #[arg(long, requires = "from")]
+        ring: Option<String>,
     },
     /// Write what a seal-only party needs (pin and ring).
     ExportPublic {
@@ -419,9 +432,19 @@ fn clock(now: Option<&str>) -> Result<Clock> {
     }
 }
 
-fn host(cli: &Cli) -> Result<Host<FileStore>> {
+/// The store a `--store` location names.
+fn open_store(location: &str) -> Result<SharedStore> {
+    let password = std::env::var("DKM_ETCD_PASSWORD").ok();
+    dkm_host::store::open(location, password.as_deref())
+}
+
+fn host(cli: &Cli) -> Result<Host<SharedStore>> {
+    host_on(cli, &cli.store)
+}
+
+fn host_on(cli: &Cli, location: &str) -> Result<Host<SharedStore>> {
     let h = Host::new(
-        FileStore::new(&cli.store),
+        open_store(location)?,
         PinBook::new(files::dkm_home().join("pins")),
         clock(cli.now.as_deref())?,
     )?;
@@ -529,11 +552,27 @@ fn run(cli: Cli) -> Result<()> {
                 out.display()
             );
         }
-        Command::Ring(RingCmd::Import { file }) => {
-            let bytes = input::read_path(file, Input::Snapshot)?;
-            let name = host(&cli)?.import_snapshot(&bytes)?;
-            outln!("ring {name} imported with its audit chain and request log");
-        }
+        Command::Ring(RingCmd::Import { file, from, ring }) => match (file, from, ring) {
+            (Some(file), None, None) => {
+                let bytes = input::read_path(file, Input::Snapshot)?;
+                let name = host(&cli)?.import_snapshot(&bytes)?;
+                outln!("ring {name} imported with its audit chain and request log");
+            }
+            (None, Some(from), Some(ring)) => {
+                let snapshot = zeroize::Zeroizing::new(host_on(&cli, from)?.export_snapshot(ring)?);
+                let name = host(&cli)?.import_snapshot(&snapshot)?;
+                outln!(
+                    "ring {name} copied from {from} with its audit chain and request log; \
+                     point every host at the new store, then remove the ring from the old one"
+                );
+            }
+            _ => {
+                return Err(err(
+                    ErrorKind::InvalidInput,
+                    "ring import takes a snapshot file, or --from STORE --ring NAME",
+                ));
+            }
+        },
         Command::Ring(RingCmd::ExportPublic { ring, out }) => {
             let bytes = host(&cli)?.export_public(ring)?;
             write_file(out, &bytes, false, false)?;

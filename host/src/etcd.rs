@@ -45,7 +45,8 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// How to reach etcd and how long to wait.
 #[derive(Clone)]
 pub struct EtcdOptions {
-    /// `host:port`, `http://host:port` or `https://host:port` of each member.
+    /// `host:port`, `http://host:port` or `https://host:port` of each member (`host:port`
+    /// is `https://` when a CA or client certificate is given, else `http://`).
     pub endpoints: Vec<String>,
     /// The key prefix the rings live under (`/dkm`): non-empty, without a trailing `/`.
     pub prefix: String,
@@ -696,7 +697,7 @@ impl EtcdStore {
         if let Some((u, p)) = &options.user {
             connect = connect.with_user(u.clone(), p.as_str());
         }
-        if options.ca_pem.is_some() || options.client_cert_pem.is_some() {
+        if tls {
             let mut tls = etcd_client::TlsOptions::new();
             if let Some(ca) = &options.ca_pem {
                 tls = tls.ca_certificate(etcd_client::Certificate::from_pem(ca));
@@ -706,7 +707,20 @@ impl EtcdStore {
             }
             connect = connect.with_tls(tls);
         }
-        let endpoints = options.endpoints.clone();
+        let tls = options.ca_pem.is_some() || options.client_cert_pem.is_some();
+        let endpoints: Vec<String> = options
+            .endpoints
+            .iter()
+            .map(|e| {
+                if e.starts_with("http://") || e.starts_with("https://") {
+                    e.clone()
+                } else if tls {
+                    format!("https://{e}")
+                } else {
+                    format!("http://{e}")
+                }
+            })
+            .collect();
         let timeout = options.timeout;
         let probe_key = format!("{}/rings/", options.prefix);
         let connected = runtime.block_on(async move {

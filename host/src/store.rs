@@ -148,6 +148,53 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
 }
 
+/// The store a location names, as the `dkm` command's `--store` takes it: `etcd://` or
+/// `etcds://` (the `etcd` feature; `etcd_password` for a URL with `user=`), `file://PATH`, or a
+/// plain path (the file store; the `file-store` feature). Any other `SCHEME://` is an error,
+/// never a directory named after it.
+pub fn open(location: &str, etcd_password: Option<&str>) -> Result<SharedStore> {
+    let unknown = |what: &str| {
+        HostError::new(
+            ErrorKind::InvalidInput,
+            format!("{what}: use a directory, file://PATH, etcd://HOST:PORT/PREFIX or etcds://"),
+        )
+    };
+    if location.is_empty() {
+        return Err(unknown("an empty store location"));
+    }
+    if location.starts_with("etcd://") || location.starts_with("etcds://") {
+        #[cfg(feature = "etcd")]
+        return Ok(std::sync::Arc::new(crate::etcd::EtcdStore::open_url(
+            location,
+            etcd_password,
+        )?));
+        #[cfg(not(feature = "etcd"))]
+        return Err(HostError::new(
+            ErrorKind::Unsupported,
+            "this build of dkm has no etcd store (the dkm-host `etcd` feature)",
+        ));
+    }
+    let _ = etcd_password;
+    let path = match location.strip_prefix("file://") {
+        Some(p) => p,
+        None if location.contains("://") => {
+            let scheme = location.split("://").next().unwrap_or_default();
+            return Err(unknown(&format!("unknown store scheme {scheme:?}")));
+        }
+        None => location,
+    };
+    if path.is_empty() {
+        return Err(unknown("file:// without a path"));
+    }
+    #[cfg(all(feature = "file-store", unix))]
+    return Ok(std::sync::Arc::new(crate::FileStore::new(path)));
+    #[cfg(not(all(feature = "file-store", unix)))]
+    return Err(HostError::new(
+        ErrorKind::Unsupported,
+        "this build of dkm has no file store (the dkm-host `file-store` feature, Unix)",
+    ));
+}
+
 /// Aborts the process at a named point when `DKM_FAILPOINT` names it (crash-safety tests).
 pub fn failpoint(name: &str) {
     if std::env::var("DKM_FAILPOINT").is_ok_and(|v| v == name) {
