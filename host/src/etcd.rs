@@ -683,6 +683,7 @@ impl EtcdStore {
     /// starts the watch.
     pub fn connect(options: EtcdOptions) -> Result<EtcdStore> {
         options.check()?;
+        let tls = options.ca_pem.is_some() || options.client_cert_pem.is_some();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("dkm-etcd")
@@ -707,7 +708,6 @@ impl EtcdStore {
             }
             connect = connect.with_tls(tls);
         }
-        let tls = options.ca_pem.is_some() || options.client_cert_pem.is_some();
         let endpoints: Vec<String> = options
             .endpoints
             .iter()
