@@ -5,6 +5,8 @@
 # Installs what it needs (rustup components and targets); safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# protoc for the etcd client, etcd for its tests (Debian packages, installed once).
+source scripts/lib/deps.sh
 
 # A RUSTFLAGS in the environment makes cargo ignore per-target rustflags (see TOOLCHAIN traps).
 unset RUSTFLAGS

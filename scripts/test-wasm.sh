@@ -8,6 +8,8 @@
 # page clicked through; then runs the benchmark once, briefly. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# protoc for the etcd client, etcd for its tests (Debian packages, installed once).
+source scripts/lib/deps.sh
 unset RUSTFLAGS
 root=$(pwd)
 

@@ -29,9 +29,7 @@ use dkm_host::files::{
     self, parse_duration, parse_public_identity, parse_time, read_pin_file, write_file,
 };
 use dkm_host::input::{self, Input};
-use dkm_host::{
-    Clock, Host, HostError, LevelSpec, PinBook, Result, SealOnly, SharedStore, ToJson,
-};
+use dkm_host::{Clock, Host, HostError, LevelSpec, PinBook, Result, SealOnly, SharedStore, ToJson};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -17,7 +17,12 @@
 //! below pin down (a seal refused `Stale`, a load refused as a `Rollback`); such failures are
 //! counted and reported, and a failed write is allowed to be there or not.
 //!
-//! Every process shares one store and one `DKM_HOME` (pins are replaced by rename).
+//! Every process shares one store and one `DKM_HOME` (pins are replaced by rename). The
+//! rounds run twice: on the file store, and on one etcd member (etcd-server from Debian,
+//! installed by scripts/lib/deps.sh; the test fails when etcd cannot start).
+
+#[path = "../../host/tests/etcd_server/mod.rs"]
+mod etcd_server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -85,6 +90,8 @@ struct Secret {
 struct Fx {
     dir: TempDir,
     publics: BTreeMap<String, String>,
+    /// `--store`: None for the file store in the temporary directory.
+    store: Option<String>,
 }
 
 impl Fx {
@@ -108,7 +115,12 @@ impl Fx {
     fn command_in(&self, now: u64, args: &[String], home: &str) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_dkm"));
         c.args(args)
-            .env("DKM_STORE", self.path("store"))
+            .env(
+                "DKM_STORE",
+                self.store
+                    .clone()
+                    .unwrap_or_else(|| self.path("store").display().to_string()),
+            )
             .env("DKM_HOME", self.path(home))
             .env("DKM_NOW", at(now))
             .env_remove("DKM_FAILPOINT")
@@ -262,12 +274,25 @@ struct Counted {
 }
 
 #[test]
-#[allow(clippy::too_many_lines)]
 fn eight_processes_at_once_lose_no_acknowledged_write() {
+    eight_processes_at_once(None, DAY);
+}
+
+/// The same rounds with every process on one etcd member (each process its own client, its
+/// own watch), four simulated days apart: about three months.
+#[test]
+fn eight_processes_at_once_on_etcd_lose_no_acknowledged_write() {
+    let etcd = etcd_server::Etcd::single();
+    eight_processes_at_once(Some(etcd.url("concurrency")), 4 * DAY);
+}
+
+#[allow(clippy::too_many_lines)]
+fn eight_processes_at_once(store: Option<String>, step: u64) {
     let started = Instant::now();
     let mut fx = Fx {
         dir: tempfile::tempdir().unwrap(),
         publics: BTreeMap::new(),
+        store,
     };
     let ops = ["o1", "o2", "o3"];
     let sec = ["c1", "c2", "c3"];
@@ -327,7 +352,7 @@ fn eight_processes_at_once_lose_no_acknowledged_write() {
     let mut last = T0;
     for round in 0..ROUNDS {
         // Approvers count a day after the key-state write that bound them.
-        let t = T0 + 2 * DAY + round * DAY + round * 5 * HOUR;
+        let t = T0 + 2 * DAY + round * step + round * 5 * HOUR;
         // An access request with its first-level approval, logged beforehand.
         let req = fx
             .ok(
@@ -621,6 +646,7 @@ fn a_seal_racing_a_governance_change_does_not_fail_stale() {
     let mut fx = Fx {
         dir: tempfile::tempdir().unwrap(),
         publics: BTreeMap::new(),
+        store: None,
     };
     for n in ["admin", "s1", "s2"] {
         fx.identity(n);
@@ -688,6 +714,7 @@ fn a_reader_racing_a_writer_never_sees_a_rollback() {
     let mut fx = Fx {
         dir: tempfile::tempdir().unwrap(),
         publics: BTreeMap::new(),
+        store: None,
     };
     for n in ["admin", "s1"] {
         fx.identity(n);

@@ -400,6 +400,12 @@ impl FileStore {
     }
 
     fn sync_dir(dir: &Path) -> Result<()> {
+        // A bare relative name's parent is "": the working directory.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| HostError::io("cannot sync", dir, &e))

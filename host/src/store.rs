@@ -175,13 +175,23 @@ pub fn open(location: &str, etcd_password: Option<&str>) -> Result<SharedStore> 
         ));
     }
     let _ = etcd_password;
-    let path = match location.strip_prefix("file://") {
-        Some(p) => p,
-        None if location.contains("://") => {
-            let scheme = location.split("://").next().unwrap_or_default();
-            return Err(unknown(&format!("unknown store scheme {scheme:?}")));
+    // `SCHEME:` (two or more letters, digits, `+ . -`, starting with a letter) reads as a
+    // URL: refused unless it is file://, so a mistyped URL never becomes a directory (a
+    // directory whose name has a colon is spelled ./NAME).
+    let scheme = location.split_once(':').map(|(s, _)| s).filter(|s| {
+        s.len() >= 2
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+    });
+    let path = match (location.strip_prefix("file://"), scheme) {
+        (Some(p), _) => p,
+        (None, Some(s)) => {
+            return Err(unknown(&format!(
+                "unknown store scheme {s:?} in {location:?} (a directory with a colon in its name: ./{location})"
+            )));
         }
-        None => location,
+        (None, None) => location,
     };
     if path.is_empty() {
         return Err(unknown("file:// without a path"));
