@@ -1010,3 +1010,80 @@ impl Store for EtcdStore {
         self.adapter.foreign().location()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn urls_name_members_prefix_and_options() {
+        let o = EtcdOptions::from_url("etcd://a:1,b:2/dkm/prod?timeout=2s&watch=off", None)
+            .unwrap();
+        assert_eq!(o.endpoints, vec!["http://a:1", "http://b:2"]);
+        assert_eq!(o.prefix, "/dkm/prod");
+        assert_eq!(o.timeout, Duration::from_secs(2));
+        assert!(!o.watch && o.user.is_none() && o.ca_pem.is_none());
+        let o = EtcdOptions::from_url("etcds://a:1/p?user=svc", Some("pw")).unwrap();
+        assert_eq!(o.endpoints, vec!["https://a:1"]);
+        let (u, p) = o.user.unwrap();
+        assert_eq!((u.as_str(), p.as_str()), ("svc", "pw"));
+        // The password never shows in Debug.
+        let o = EtcdOptions::from_url("etcds://a:1/p?user=svc", Some("hunter2")).unwrap();
+        assert!(!format!("{o:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_input() {
+        for (url, password) in [
+            ("http://a:1/p", None),
+            ("etcd://a:1", None),
+            ("etcd://a:1/", None),
+            ("etcd://a:1/p/", None),
+            ("etcd:///p", None),
+            ("etcd://a:1,/p", None),
+            ("etcd://u@a:1/p", None),
+            ("etcd://a:1/p?password=x", None),
+            ("etcd://a:1/p?colour=blue", None),
+            ("etcd://a:1/p?timeout=soon", None),
+            ("etcd://a:1/p?timeout=0s", None),
+            ("etcd://a:1/p?watch=maybe", None),
+            ("etcd://a:1/p?ca=/nonexistent", None),
+            ("etcd://a:1/p", Some("pw")),
+            ("etcd://a:1/p?flag", None),
+        ] {
+            let e = EtcdOptions::from_url(url, password).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{url}: {e}");
+        }
+        // TLS files only with etcds://.
+        let dir = std::env::temp_dir().join(format!("dkm-etcd-url-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, b"-----BEGIN CERTIFICATE-----\n").unwrap();
+        let plain = format!("etcd://a:1/p?ca={}", ca.display());
+        assert_eq!(
+            EtcdOptions::from_url(&plain, None).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        let tls = format!("etcds://a:1/p?ca={}&cert={}", ca.display(), ca.display());
+        assert!(EtcdOptions::from_url(&tls, None).is_err(), "cert without key");
+        let tls = format!("etcds://a:1/p?ca={}", ca.display());
+        assert!(EtcdOptions::from_url(&tls, None).unwrap().ca_pem.is_some());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn counts_and_stamps_parse_strictly() {
+        assert_eq!(parse_count(None).unwrap(), 0);
+        assert_eq!(parse_count(Some(b"42")).unwrap(), 42);
+        for bad in [&b""[..], b"-1", b"4 2", b"x", b"99999999999999999999999"] {
+            assert_eq!(
+                parse_count(Some(bad)).unwrap_err().kind(),
+                ErrorKind::StoreUnavailable
+            );
+        }
+        assert_ne!(stamp_bytes(1, 2), stamp_bytes(2, 1));
+        assert_ne!(stamp_bytes(5, 0), stamp_bytes(-5, 0));
+    }
+}

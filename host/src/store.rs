@@ -308,3 +308,22 @@ pub fn frame_of_line(line: &str) -> Result<Vec<u8>> {
     let frame = v.get("frame").and_then(|f| f.as_str()).ok_or_else(bad)?;
     Base64UrlUnpadded::decode_vec(frame).map_err(|_| bad())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_location_that_is_not_a_store_is_refused() {
+        for bad in ["", "foo://x", "s3://b/p", "etcd:/x", "etcd:x", "file://", "HTTP://h/p"] {
+            let e = open(bad, None).err().unwrap();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+        }
+        // Paths: plain, relative, ./a:b, a Windows-like drive letter is one letter.
+        for good in ["store", "./a:b", "/tmp/x", "file:///tmp/x"] {
+            let _ = open(good, None).unwrap();
+        }
+    }
+}
