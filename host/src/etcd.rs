@@ -280,7 +280,7 @@ fn lock(m: &Mutex<WatchState>) -> MutexGuard<'_, WatchState> {
 
 fn etcd_error(what: &str, e: &etcd_client::Error) -> HostError {
     let text = e.to_string();
-    let hint = if text.contains("too large") {
+    let hint = if text.contains("too large") || text.contains("larger than max") {
         " (raise etcd's --max-request-bytes: see docs/etcd.md)"
     } else {
         ""
