@@ -696,7 +696,10 @@ impl EtcdStore {
             .with_keep_alive(Duration::from_secs(10), options.timeout)
             .with_require_leader(true);
         if let Some((u, p)) = &options.user {
-            connect = connect.with_user(u.clone(), p.as_str());
+            // etcd's tokens expire (5 minutes by default): a long-lived store logs in again.
+            connect = connect
+                .with_user(u.clone(), p.as_str())
+                .with_auto_token_refresh(true);
         }
         if tls {
             let mut tls = etcd_client::TlsOptions::new();
@@ -1019,8 +1022,8 @@ mod tests {
 
     #[test]
     fn urls_name_members_prefix_and_options() {
-        let o = EtcdOptions::from_url("etcd://a:1,b:2/dkm/prod?timeout=2s&watch=off", None)
-            .unwrap();
+        let o =
+            EtcdOptions::from_url("etcd://a:1,b:2/dkm/prod?timeout=2s&watch=off", None).unwrap();
         assert_eq!(o.endpoints, vec!["http://a:1", "http://b:2"]);
         assert_eq!(o.prefix, "/dkm/prod");
         assert_eq!(o.timeout, Duration::from_secs(2));
@@ -1067,7 +1070,10 @@ mod tests {
             ErrorKind::InvalidInput
         );
         let tls = format!("etcds://a:1/p?ca={}&cert={}", ca.display(), ca.display());
-        assert!(EtcdOptions::from_url(&tls, None).is_err(), "cert without key");
+        assert!(
+            EtcdOptions::from_url(&tls, None).is_err(),
+            "cert without key"
+        );
         let tls = format!("etcds://a:1/p?ca={}", ca.display());
         assert!(EtcdOptions::from_url(&tls, None).unwrap().ca_pem.is_some());
         let _ = std::fs::remove_dir_all(dir);

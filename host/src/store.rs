@@ -317,7 +317,15 @@ mod tests {
 
     #[test]
     fn a_location_that_is_not_a_store_is_refused() {
-        for bad in ["", "foo://x", "s3://b/p", "etcd:/x", "etcd:x", "file://", "HTTP://h/p"] {
+        for bad in [
+            "",
+            "foo://x",
+            "s3://b/p",
+            "etcd:/x",
+            "etcd:x",
+            "file://",
+            "HTTP://h/p",
+        ] {
             let e = open(bad, None).err().unwrap();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
         }

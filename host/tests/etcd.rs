@@ -345,3 +345,91 @@ fn an_unreachable_etcd_is_store_unavailable_within_the_timeout() {
     assert_eq!(err.kind(), ErrorKind::StoreUnavailable, "{err}");
     assert!(started.elapsed() <= Duration::from_millis(5500));
 }
+
+/// Connects within 30 s (a member that has just started may not serve yet).
+fn connect_retrying(o: &EtcdOptions) -> EtcdStore {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match EtcdStore::connect(o.clone()) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("cannot connect: {e}"),
+        }
+    }
+}
+
+#[test]
+fn tls_with_client_certificates_and_etcd_users_are_passed_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = etcd_server::Tls::generate(dir.path());
+    let e = Etcd::single_tls(&tls);
+    let port = e.endpoints()[0].rsplit(':').next().unwrap().to_owned();
+    let url = format!(
+        "etcds://127.0.0.1:{port}/tls?ca={}&cert={}&key={}",
+        tls.ca.display(),
+        tls.client_cert.display(),
+        tls.client_key.display()
+    );
+    let o = EtcdOptions::from_url(&url, None).unwrap();
+    let h = host(connect_retrying(&o), Clock::fixed(T0));
+    let (_admin, svc) = ring(&h);
+    let sealed = h.seal("r", &svc, b"over tls", b"c").unwrap();
+    let u = h
+        .unseal("r", &svc, &sealed, b"c", SealOnly::Refuse)
+        .unwrap();
+    assert_eq!(&u.plaintext[..], b"over tls");
+    // Without a client certificate the member refuses; without the CA the client does.
+    let mut no_cert = o.clone();
+    no_cert.client_cert_pem = None;
+    no_cert.timeout = Duration::from_secs(2);
+    assert_eq!(
+        EtcdStore::connect(no_cert).unwrap_err().kind(),
+        ErrorKind::StoreUnavailable
+    );
+    let mut no_ca = o.clone();
+    no_ca.ca_pem = None;
+    no_ca.timeout = Duration::from_secs(2);
+    no_ca.endpoints = vec![format!("https://127.0.0.1:{port}")];
+    assert_eq!(
+        EtcdStore::connect(no_ca).unwrap_err().kind(),
+        ErrorKind::StoreUnavailable
+    );
+
+    // etcd users: the password is passed apart from the URL.
+    let plain = Etcd::single();
+    for (path, body) in [
+        (
+            "/v3/auth/user/add",
+            r#"{"name":"root","password":"root-pw"}"#,
+        ),
+        ("/v3/auth/user/grant", r#"{"user":"root","role":"root"}"#),
+        ("/v3/auth/enable", "{}"),
+    ] {
+        let out = plain.gateway(path, body);
+        assert!(
+            out.starts_with("HTTP/1.0 200") || out.starts_with("HTTP/1.1 200"),
+            "{path}: {out}"
+        );
+    }
+    let base = plain.url("auth");
+    let h = host(
+        EtcdStore::open_url(&format!("{base}?user=root"), Some("root-pw")).unwrap(),
+        Clock::fixed(T0),
+    );
+    let (_admin, svc) = ring(&h);
+    h.seal("r", &svc, b"x", b"c").unwrap();
+    for (url, password) in [
+        (format!("{base}?user=root"), Some("wrong")),
+        (base.clone(), None),
+    ] {
+        let err = match EtcdStore::open_url(&url, password) {
+            Err(e) => e,
+            // Without a user, connecting may succeed and the first request is refused.
+            Ok(s) => s.rings().unwrap_err(),
+        };
+        assert_eq!(err.kind(), ErrorKind::StoreUnavailable, "{err}");
+    }
+}

@@ -32,6 +32,106 @@ struct Member {
 pub struct Etcd {
     dir: PathBuf,
     members: Vec<Member>,
+    tls: Option<Tls>,
+}
+
+/// A CA, a certificate for 127.0.0.1 and a client certificate (PEM files made by `openssl`).
+#[derive(Clone)]
+pub struct Tls {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Tls {
+    /// New keys and certificates in `dir` (valid for two days).
+    pub fn generate(dir: &std::path::Path) -> Tls {
+        std::fs::create_dir_all(dir).unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        ca.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=dkm test CA",
+        ]);
+        openssl(dir, &ca);
+        for (name, cn, ext) in [
+            (
+                "server",
+                "127.0.0.1",
+                "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n",
+            ),
+            ("client", "dkm-client", "extendedKeyUsage=clientAuth\n"),
+        ] {
+            let ext_file = format!("{name}.ext");
+            std::fs::write(dir.join(&ext_file), ext).unwrap();
+            let (key, csr, pem) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+            );
+            let subj = format!("/CN={cn}");
+            let mut req = vec!["req"];
+            req.extend(ec);
+            req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+            openssl(dir, &req);
+            openssl(
+                dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    &pem,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    &ext_file,
+                ],
+            );
+        }
+        Tls {
+            ca: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -50,6 +150,16 @@ impl Etcd {
 
     /// `n` members on loopback ports.
     pub fn cluster(n: usize) -> Etcd {
+        Etcd::start(n, None)
+    }
+
+    /// One member serving clients over TLS only, requiring client certificates signed by
+    /// `tls.ca`.
+    pub fn single_tls(tls: &Tls) -> Etcd {
+        Etcd::start(1, Some(tls.clone()))
+    }
+
+    fn start(n: usize, tls: Option<Tls>) -> Etcd {
         let dir = PathBuf::from(format!(
             "/dev/shm/dkm-etcd-{}-{}",
             std::process::id(),
@@ -64,7 +174,7 @@ impl Etcd {
                 child: None,
             })
             .collect();
-        let mut e = Etcd { dir, members };
+        let mut e = Etcd { dir, members, tls };
         for i in 0..n {
             e.spawn(i, "new");
         }
@@ -88,9 +198,20 @@ impl Etcd {
             .append(true)
             .open(self.dir.join(format!("{}.log", m.name)))
             .unwrap();
-        let client = format!("http://127.0.0.1:{}", m.client);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client = format!("{scheme}://127.0.0.1:{}", m.client);
         let peer = format!("http://127.0.0.1:{}", m.peer);
-        let child = Command::new("etcd")
+        let mut cmd = Command::new("etcd");
+        if let Some(t) = &self.tls {
+            cmd.arg("--cert-file")
+                .arg(&t.server_cert)
+                .arg("--key-file")
+                .arg(&t.server_key)
+                .arg("--trusted-ca-file")
+                .arg(&t.ca)
+                .arg("--client-cert-auth");
+        }
+        let child = cmd
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(&data)
@@ -123,7 +244,14 @@ impl Etcd {
             if let Some(Ok(Some(status))) = self.members[i].child.as_mut().map(Child::try_wait) {
                 panic!("etcd member {i} exited ({status}): {}", self.log(i));
             }
-            if health(port) {
+            let up = if self.tls.is_some() {
+                // No HTTP client with TLS here: the port accepting is enough (the tests
+                // connect with a timeout and retry).
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            } else {
+                health(port)
+            };
+            if up {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -140,12 +268,29 @@ impl Etcd {
         text.get(start..).unwrap_or_default().to_owned()
     }
 
-    /// Each member's `http://127.0.0.1:PORT`.
+    /// Each member's `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn endpoints(&self) -> Vec<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         self.members
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client))
+            .map(|m| format!("{scheme}://127.0.0.1:{}", m.client))
             .collect()
+    }
+
+    /// POSTs `body` (JSON) to etcd's v3 JSON gateway at `path` on member 0 (plain members
+    /// only): for setting up users and auth. Returns the response.
+    pub fn gateway(&self, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.members[0].client)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
     }
 
     /// `etcd://127.0.0.1:P1,.../PREFIX`.
