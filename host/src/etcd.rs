@@ -586,12 +586,20 @@ impl ForeignStore for EtcdKv {
                 ops.push(TxnOp::put(t.ring(), bytes, None));
                 for s in [Stream::Audit, Stream::Requests] {
                     let (mut lines, count, _) = self.stream(name, s)?;
+                    // The lines moved are the ones read: the head must still be theirs, and
+                    // the caller's expectation the same count.
                     let expected = commit
                         .appends
                         .iter()
                         .find(|(st, _, _)| *st == s)
                         .map_or(count, |(_, c, _)| *c);
-                    when.push(head_compare(k.head(s), expected));
+                    if expected != count {
+                        return Err(HostError::new(
+                            ErrorKind::Conflict,
+                            "the ring's streams moved: reload and retry",
+                        ));
+                    }
+                    when.push(head_compare(k.head(s), count));
                     if let Some((_, _, more)) = commit.appends.iter().find(|(st, _, _)| *st == s) {
                         lines.extend(more.iter().cloned());
                     }
