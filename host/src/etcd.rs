@@ -25,9 +25,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use dkm_core::ErrorKind;
-use dkm_core::access::LogEntry;
-use dkm_core::audit::AuditRecord;
-use dkm_core::ring::Anchor;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, KvClient,
     SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse, WatchOptions,
@@ -36,7 +33,6 @@ use zeroize::Zeroizing;
 
 use crate::error::{HostError, Result};
 use crate::foreign::{Commit, ForeignAdapter, ForeignStore, Stream};
-use crate::store::{AuditBuilder, Store, check_ring_name};
 
 /// The largest message the store sends or accepts (a ring is at most 16 MiB; its streams are
 /// read whole). etcd's own limit is `--max-request-bytes` (1.5 MiB by default).
@@ -639,7 +635,11 @@ impl ForeignStore for EtcdKv {
     }
 
     fn location(&self) -> String {
-        format!("etcd:{:016x}{}", self.inner.cluster_id, self.prefix())
+        format!("{:016x}{}", self.inner.cluster_id, self.prefix())
+    }
+
+    fn qualified_location(&self) -> String {
+        format!("etcd:{}", self.location())
     }
 
     fn stamp(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -675,18 +675,11 @@ pub struct WatchStatus {
     pub rings: usize,
 }
 
-/// Rings in etcd (see the module doc): a [`Store`] for every host of a fleet.
-pub struct EtcdStore {
-    adapter: ForeignAdapter<EtcdKv>,
-}
+/// Rings in etcd (see the module doc): a [`crate::Store`] for every host of a fleet: the host's
+/// foreign-store adapter over etcd's primitives ([`EtcdKv`]).
+pub type EtcdStore = ForeignAdapter<EtcdKv>;
 
-impl std::fmt::Debug for EtcdStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EtcdStore({})", self.adapter.foreign().location())
-    }
-}
-
-impl EtcdStore {
+impl ForeignAdapter<EtcdKv> {
     /// Connects (within the timeout: else `StoreUnavailable`), learns the cluster id and
     /// starts the watch.
     pub fn connect(options: EtcdOptions) -> Result<EtcdStore> {
@@ -771,19 +764,17 @@ impl EtcdStore {
                 Arc::clone(&watch),
             ));
         }
-        Ok(EtcdStore {
-            adapter: ForeignAdapter::new(EtcdKv {
-                inner: Inner {
-                    runtime: Some(runtime),
-                    kv,
-                    options,
-                    cluster_id,
-                    pid: std::process::id(),
-                    watch,
-                    trips: std::sync::atomic::AtomicU64::new(0),
-                },
-            }),
-        })
+        Ok(ForeignAdapter::new(EtcdKv {
+            inner: Inner {
+                runtime: Some(runtime),
+                kv,
+                options,
+                cluster_id,
+                pid: std::process::id(),
+                watch,
+                trips: std::sync::atomic::AtomicU64::new(0),
+            },
+        }))
     }
 
     /// Connects to the store an `etcd://` URL names (see [`EtcdOptions::from_url`]).
@@ -793,12 +784,12 @@ impl EtcdStore {
 
     /// The etcd cluster's id.
     pub fn cluster_id(&self) -> u64 {
-        self.adapter.foreign().inner.cluster_id
+        self.foreign().inner.cluster_id
     }
 
     /// What the watch knows now.
     pub fn watch_status(&self) -> WatchStatus {
-        let inner = &self.adapter.foreign().inner;
+        let inner = &self.foreign().inner;
         let w = lock(&inner.watch);
         WatchStatus {
             current: inner.options.watch
@@ -812,7 +803,7 @@ impl EtcdStore {
     /// Cuts the watch and keeps it down (a disconnection, for tests and drills): every
     /// operation then checks the ring's revision in etcd first.
     pub fn sever_watch(&self) {
-        let mut w = lock(&self.adapter.foreign().inner.watch);
+        let mut w = lock(&self.foreign().inner.watch);
         w.severed = true;
         w.current_as_of = None;
         w.started = None;
@@ -822,8 +813,7 @@ impl EtcdStore {
 
     /// Requests this store has sent to etcd for operations (the watch's own not counted).
     pub fn round_trips(&self) -> u64 {
-        self.adapter
-            .foreign()
+        self.foreign()
             .inner
             .trips
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -831,7 +821,13 @@ impl EtcdStore {
 
     /// The primitives underneath (the ring's bytes and streams as stored).
     pub fn kv(&self) -> &EtcdKv {
-        self.adapter.foreign()
+        self.foreign()
+    }
+}
+
+impl std::fmt::Debug for EtcdKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EtcdKv({})", self.qualified_location())
     }
 }
 
@@ -961,64 +957,6 @@ async fn watch_once(
                 }
             }
         }
-    }
-}
-
-impl Store for EtcdStore {
-    fn load(&self, ring: &str) -> Result<Option<(Vec<u8>, u64)>> {
-        self.adapter.load(ring)
-    }
-    fn compare_and_swap(
-        &self,
-        ring: &str,
-        expected: Option<u64>,
-        bytes: &[u8],
-        audit: AuditBuilder<'_>,
-    ) -> Result<u64> {
-        self.adapter.compare_and_swap(ring, expected, bytes, audit)
-    }
-    fn compare_and_swap_moving(
-        &self,
-        ring: &str,
-        to: &str,
-        expected: u64,
-        bytes: &[u8],
-        audit: AuditBuilder<'_>,
-    ) -> Result<u64> {
-        self.adapter
-            .compare_and_swap_moving(ring, to, expected, bytes, audit)
-    }
-    fn create_with_streams(
-        &self,
-        ring: &str,
-        bytes: &[u8],
-        audit: &[AuditRecord],
-        requests: &[LogEntry],
-    ) -> Result<u64> {
-        self.adapter
-            .create_with_streams(ring, bytes, audit, requests)
-    }
-    fn read_audit(&self, ring: &str) -> Result<Vec<String>> {
-        self.adapter.read_audit(ring)
-    }
-    fn append_audit(&self, ring: &str, expected: Anchor, records: &[AuditRecord]) -> Result<()> {
-        self.adapter.append_audit(ring, expected, records)
-    }
-    fn read_requests(&self, ring: &str) -> Result<Vec<Vec<u8>>> {
-        self.adapter.read_requests(ring)
-    }
-    fn append_request(&self, ring: &str, frame: &LogEntry, audit: AuditBuilder<'_>) -> Result<()> {
-        self.adapter.append_request(ring, frame, audit)
-    }
-    fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
-        check_ring_name(ring)?;
-        self.adapter.stamp(ring)
-    }
-    fn rings(&self) -> Result<Vec<String>> {
-        self.adapter.rings()
-    }
-    fn location(&self) -> String {
-        self.adapter.foreign().location()
     }
 }
 

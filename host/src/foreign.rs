@@ -89,6 +89,11 @@ pub trait ForeignStore: Send + Sync {
         let _ = name;
         Ok(None)
     }
+    /// The store's location as the host records it: `foreign:` and [`ForeignStore::location`]
+    /// (a store dkm itself provides names its own kind instead: `etcd:`).
+    fn qualified_location(&self) -> String {
+        format!("foreign:{}", self.location())
+    }
 }
 
 /// A shared foreign store is a foreign store.
@@ -117,6 +122,9 @@ impl<F: ForeignStore + ?Sized> ForeignStore for std::sync::Arc<F> {
     fn stamp(&self, name: &str) -> Result<Option<Vec<u8>>> {
         (**self).stamp(name)
     }
+    fn qualified_location(&self) -> String {
+        (**self).qualified_location()
+    }
 }
 
 /// A ring's last version handed out and its recent tokens with their versions.
@@ -131,6 +139,12 @@ pub struct ForeignAdapter<F: ForeignStore> {
     /// Per ring, the last version handed out and the recent tokens with their versions: the
     /// host compares versions; the foreign side compares tokens.
     versions: Mutex<BTreeMap<String, Versions>>,
+}
+
+impl<F: ForeignStore + std::fmt::Debug> std::fmt::Debug for ForeignAdapter<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ForeignAdapter").field(&self.foreign).finish()
+    }
 }
 
 impl<F: ForeignStore> ForeignAdapter<F> {
@@ -392,10 +406,11 @@ impl<F: ForeignStore> Store for ForeignAdapter<F> {
     }
 
     fn location(&self) -> String {
-        format!("foreign:{}", self.foreign.location())
+        self.foreign.qualified_location()
     }
 
     fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
+        check_ring_name(ring)?;
         self.foreign.stamp(ring)
     }
 }
