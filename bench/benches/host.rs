@@ -5,17 +5,37 @@
 //! Run with `cargo bench -p dkm-bench --bench host`; `cargo test -p dkm-bench --benches` runs
 //! each once. Targets (issue "One host for every binding", part 2): host − core ≤ 0.5 µs on
 //! the memory store and ≤ 5 µs on the file store, per operation.
+//!
+//! Then a warm seal on etcd against the same on the memory store (the peer). On etcd the
+//! ring's stamp comes from the store's watch while it is current (no round trip); the third
+//! case cuts the watch, so each seal first reads the ring's revision from etcd (one loopback
+//! round trip). It starts its own etcd member (Debian's etcd-server; scripts/lib/deps.sh).
+//! Target (issue "rings, request logs and audit in etcd"): etcd ≤ 2× memory, warm.
 // A benchmark harness: failing loudly on an unexpected error is what we want.
-#![allow(clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    missing_docs
+)]
+
+#[path = "../../host/tests/etcd_server/mod.rs"]
+mod etcd_server;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dkm_core::ring::Role;
 use dkm_core::rng::SystemRng;
 use dkm_core::{Identity, KeyHolder, Policy};
-use dkm_host::{Clock, FileStore, Host, MemoryStore, PinBook, SealOnly, Store};
+use dkm_host::{
+    Clock, EtcdOptions, EtcdStore, FileStore, Host, MemoryStore, PinBook, SealOnly, SharedStore,
+    Store,
+};
 
 const T0: u64 = 1_900_000_000;
 const PT: [u8; 64] = [0x5a; 64];
@@ -105,5 +125,48 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group! { name = benches; config = config(); targets = bench }
+fn bench_etcd(c: &mut Criterion) {
+    let etcd = etcd_server::Etcd::single();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connect = || {
+        Arc::new(EtcdStore::connect(EtcdOptions::new(etcd.endpoints(), "/bench")).expect("etcd"))
+    };
+    // All three behind the same `SharedStore` pointer, as a binding holds them.
+    let memory: SharedStore = Arc::new(MemoryStore::new());
+    let (mem, svc_m) = ring(memory, &dir.path().join("pins-m"));
+    let (live_store, cut_store) = (connect(), connect());
+    let (live, svc_e) = ring(
+        Arc::clone(&live_store) as SharedStore,
+        &dir.path().join("pins-e"),
+    );
+    let cut = Host::new(
+        Arc::clone(&cut_store) as SharedStore,
+        PinBook::new(dir.path().join("pins-c")),
+        Clock::fixed(T0),
+    )
+    .expect("host");
+    cut_store.sever_watch();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !live_store.watch_status().current {
+        assert!(Instant::now() < deadline, "the watch never became current");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut g = c.benchmark_group("etcd_vs_memory/seal_64B");
+    for (name, h, svc) in [
+        ("memory_store", &mem, &svc_m),
+        ("etcd_store_watch_current", &live, &svc_e),
+        ("etcd_store_per_operation_check", &cut, &svc_e),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(h.seal("r", svc, black_box(&PT), CONTEXT).expect("seal")));
+        });
+    }
+    g.finish();
+    assert!(
+        live_store.watch_status().current,
+        "the watch lapsed during the run"
+    );
+}
+
+criterion_group! { name = benches; config = config(); targets = bench, bench_etcd }
 criterion_main!(benches);
