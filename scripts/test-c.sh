@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The C and C++ surface: the header is fresh, the C test suite passes as is, under valgrind and
 # under AddressSanitizer + UndefinedBehaviorSanitizer, the C++ test and the thread test pass,
-# the test vectors replay through the C API, a secret crosses between C and the `dkm` command
-# both ways, and the examples build from an installed prefix through pkg-config and CMake.
-# Installs what it needs (cbindgen pinned; Debian's cmake, pkg-config, valgrind when missing).
+# the test vectors replay through the C API, the etcd store works through the C API against a
+# real etcd member, a secret crosses between C and the `dkm` command both ways (file store and
+# etcd), and the examples build from an installed prefix through pkg-config and CMake.
+# Installs what it needs (cbindgen pinned; Debian's cmake, pkg-config, valgrind when missing;
+# protoc, libprotobuf-dev and etcd-server through scripts/lib/deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset RUSTFLAGS
 root=$(pwd)
+# protoc and libprotobuf-dev (the etcd client's build), etcd-server (the etcd tests).
+source scripts/lib/deps.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -55,7 +59,7 @@ g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I"$inc" -x c++ -c "$work/h.c" -o
 
 programs=(test_api test_threads test_store test_vectors)
 step "C tests: build (plain and with ASan + UBSan)"
-for p in "${programs[@]}" interop; do
+for p in "${programs[@]}" test_etcd interop; do
   gcc "${cflags[@]}" "$tests/$p.c" "$lib" "${libs[@]}" -o "$work/$p"
   gcc "${cflags[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
     "$tests/$p.c" "$lib" "${libs[@]}" -o "$work/$p.asan"
@@ -72,21 +76,26 @@ run_args() {
   esac
 }
 
+# One etcd member on loopback for the etcd tests (DKM_TEST_ETCD), stopped on exit (its trap
+# runs the one above too).
+source scripts/lib/etcd.sh
+etcd_start
+
 step "C tests: run"
-for p in "${programs[@]}" test_cpp test_zeroize; do
+for p in "${programs[@]}" test_etcd test_cpp test_zeroize; do
   echo "-- $p"
   (cd "$work" && "./$p" $(run_args "$p"))
 done
 
 step "C tests: under AddressSanitizer + UndefinedBehaviorSanitizer"
-for p in "${programs[@]}"; do
+for p in "${programs[@]}" test_etcd; do
   echo "-- $p (asan, ubsan)"
   (cd "$work" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "./$p.asan" $(run_args "$p"))
 done
 
 step "C tests: under valgrind (leaks are errors)"
-for p in "${programs[@]}" test_cpp; do
+for p in "${programs[@]}" test_etcd test_cpp; do
   echo "-- $p (valgrind)"
   (cd "$work" && valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=1 \
     "./$p" $(run_args "$p"))
@@ -117,6 +126,28 @@ mkdir -p "$i"
 )
 echo "interop: ok"
 
+step "interop over etcd: a ring the dkm command made in etcd, used from C, and back"
+(
+  cd "$i"
+  # A fresh pin book: the command and the C host record the ring under the etcd store's
+  # location (its cluster id and prefix), the same in both processes.
+  export DKM_HOME="$i/etcd-home" DKM_STORE="etcd://$DKM_TEST_ETCD/dkm-c-interop-$$"
+  "$dkm" ring create mail --admin admin.id >/dev/null
+  "$dkm" member add mail --as admin.id --role service --identity "$("$dkm" identity show svc.id | tail -1)" >/dev/null
+  "$dkm" maintain mail --as svc.id >/dev/null
+  printf 'sealed in C over etcd' | "$work/interop" seal "$DKM_STORE" "$DKM_HOME/pins" mail svc.id acct:7 etcd-from-c.bin
+  [[ $("$dkm" unseal mail --as svc.id --context acct:7 --in etcd-from-c.bin) == "sealed in C over etcd" ]]
+  printf 'sealed by the command in etcd' | "$dkm" seal mail --as svc.id --context acct:8 >etcd-from-cli.bin
+  [[ $("$work/interop" unseal "$DKM_STORE" "$DKM_HOME/pins" mail svc.id acct:8 etcd-from-cli.bin) == "sealed by the command in etcd" ]]
+  # The file store's ring of the same name is another ring: its secret is not this one's.
+  set +e
+  "$work/interop" unseal "$DKM_STORE" "$DKM_HOME/pins" mail svc.id acct:8 from-cli.bin >/dev/null 2>&1
+  code=$?
+  set -e
+  [[ $code == 6 ]] || { echo "interop over etcd: the file store's secret gave exit $code, not 6 (UnknownKey)" >&2; exit 1; }
+)
+echo "interop over etcd: ok"
+
 step "install under a prefix, then build the examples from it with pkg-config and CMake"
 prefix="$work/prefix"
 bash scripts/install-c.sh "$prefix"
@@ -135,6 +166,9 @@ cp -r c-header/examples "$ex"
   for p in seal-pc seal-cpp-pc seal-static-pc; do
     ./"$p" "$(mktemp -d -p "$work")" >/dev/null
   done
+  # The C example with its ring in etcd, shared and static.
+  ./seal-pc "$(mktemp -d -p "$work")" "etcd://$DKM_TEST_ETCD/dkm-c-example-$$-shared" >/dev/null
+  ./seal-static-pc "$(mktemp -d -p "$work")" "etcd://$DKM_TEST_ETCD/dkm-c-example-$$-static" >/dev/null
   # The dynamically linked ones really use the installed libdkm.so.
   ldd seal-pc | grep -q "$prefix/lib/libdkm.so"
   cmake -S . -B build -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -4,6 +4,11 @@
  * It makes a ring in the embedded file store under DIR (a fresh directory), adds a service
  * account as key holder, seals a password, opens it again, and shows the error a tampered
  * secret gives. Build it with pkg-config or CMake (see README.md) and run `./seal DIR`.
+ *
+ * `./seal DIR etcd://HOST:PORT/PREFIX` keeps the ring in etcd instead (a prefix that holds no
+ * ring "mail" yet; the pin book stays under DIR). The stores: dkm_store_file_new(dir),
+ * dkm_store_etcd_new(url, password or NULL), dkm_store_memory_new(), and
+ * dkm_store_callbacks_new(vtable, user, location) for your own database (docs/FFI.md).
  */
 #include <dkm.h>
 
@@ -23,8 +28,11 @@
   } while (0)
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s DIR (a fresh directory for the store and the pin book)\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr,
+            "usage: %s DIR [etcd://HOST:PORT/PREFIX] (a fresh directory for the store and the "
+            "pin book; the ring in etcd instead)\n",
+            argv[0]);
     return 2;
   }
   char store_dir[4096], pin_dir[4096];
@@ -41,7 +49,11 @@ int main(int argc, char **argv) {
   const char *password = "correct horse battery staple";
   const char *context = "mail-account:42"; /* binds the secret to its use */
 
-  CHECK(dkm_store_file_new(store_dir, &store));
+  if (argc == 3) {
+    CHECK(dkm_store_etcd_new(argv[2], NULL, &store)); /* connects: may wait up to 5 s */
+  } else {
+    CHECK(dkm_store_file_new(store_dir, &store));
+  }
   CHECK(dkm_host_options_new(&options));
   CHECK(dkm_host_options_set_pin_dir(options, pin_dir));
   CHECK(dkm_host_new(store, options, &host)); /* the system clock */

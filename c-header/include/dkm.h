@@ -1160,6 +1160,31 @@ dkm_status dkm_store_file_new(const char *dir,
                               struct dkm_store **out);
 
 /**
+ * Connects to the etcd store `url` names into `*out`: the rings, request logs and audit chains
+ * of a fleet in etcd, shared by every host of every process that opens the same URL.
+ * `url` is `etcd://HOST:PORT[,HOST:PORT...]/PREFIX[?timeout=5s&watch=off]`, or `etcds://`
+ * for TLS with `ca=FILE`, `cert=FILE&key=FILE` (read now) and `user=NAME`; `password` is
+ * that user's etcd password (NULL: none), never part of the URL. A URL that is not one, has
+ * no prefix or holds a password: `DKM_INVALID_INPUT`, with the reason in
+ * `dkm_last_error_message()`.
+ *
+ * Blocking: it connects and reads from etcd before it returns, waiting up to the URL's
+ * timeout (5 s unless `timeout=` says otherwise) before `DKM_STORE_UNAVAILABLE` when no
+ * member answers; later, each request a host call makes to etcd may wait as long. The store
+ * runs a small client runtime (threads of its own) until the store and every host made from
+ * it are freed (freeing never waits for those threads: they end shortly after).
+ * Thread safe like every store. Not usable in a child after `fork()` (there, every call that
+ * reaches etcd through it or its hosts fails with `DKM_STORE_UNAVAILABLE`): open a new one
+ * in the child.
+ *
+ * # Safety
+ * `url` a NUL-terminated string; `password` NULL or a NUL-terminated string; `out` writable.
+ */
+dkm_status dkm_store_etcd_new(const char *url,
+                              const char *password,
+                              struct dkm_store **out);
+
+/**
  * A new, empty memory store into `*out`: everything is lost when it is freed (rings move in
  * and out with `dkm_host_export_snapshot` / `dkm_host_import_snapshot`).
  *

@@ -1,12 +1,12 @@
-//! Stores: the embedded file store, the memory store, and a store given as a table of C
-//! callbacks over the host's foreign-store primitives.
+//! Stores: the embedded file store, the memory store, the etcd store, and a store given as a
+//! table of C callbacks over the host's foreign-store primitives.
 
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
 use dkm_core::ErrorKind;
 use dkm_host::foreign::{Commit, ForeignAdapter, ForeignStore, Stream};
-use dkm_host::{FileStore, HostError, MemoryStore, Store};
+use dkm_host::{EtcdStore, FileStore, HostError, MemoryStore, Store};
 
 use crate::boundary::{
     DKM_OK, Result, bytes, dkm_status, guard, handle, invalid, opt_text, out, text,
@@ -42,6 +42,50 @@ pub unsafe extern "C" fn dkm_store_file_new(
             slot,
             dkm_store {
                 inner: Arc::new(FileStore::new(d)),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Connects to the etcd store `url` names into `*out`: the rings, request logs and audit chains
+/// of a fleet in etcd, shared by every host of every process that opens the same URL.
+/// `url` is `etcd://HOST:PORT[,HOST:PORT...]/PREFIX[?timeout=5s&watch=off]`, or `etcds://`
+/// for TLS with `ca=FILE`, `cert=FILE&key=FILE` (read now) and `user=NAME`; `password` is
+/// that user's etcd password (NULL: none), never part of the URL. A URL that is not one, has
+/// no prefix or holds a password: `DKM_INVALID_INPUT`, with the reason in
+/// `dkm_last_error_message()`.
+///
+/// Blocking: it connects and reads from etcd before it returns, waiting up to the URL's
+/// timeout (5 s unless `timeout=` says otherwise) before `DKM_STORE_UNAVAILABLE` when no
+/// member answers; later, each request a host call makes to etcd may wait as long. The store
+/// runs a small client runtime (threads of its own) until the store and every host made from
+/// it are freed (freeing never waits for those threads: they end shortly after).
+/// Thread safe like every store. Not usable in a child after `fork()` (there, every call that
+/// reaches etcd through it or its hosts fails with `DKM_STORE_UNAVAILABLE`): open a new one
+/// in the child.
+///
+/// # Safety
+/// `url` a NUL-terminated string; `password` NULL or a NUL-terminated string; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dkm_store_etcd_new(
+    url: *const c_char,
+    password: *const c_char,
+    out: *mut *mut dkm_store,
+) -> dkm_status {
+    // SAFETY: per this function's contract.
+    unsafe { clear(out) };
+    guard(|| {
+        // SAFETY: per this function's contract.
+        let u = unsafe { text(url, "url") }?;
+        // SAFETY: per this function's contract.
+        let p = unsafe { opt_text(password, "password") }?;
+        // SAFETY: per this function's contract.
+        let slot = unsafe { crate::boundary::out(out, "out") }?;
+        give(
+            slot,
+            dkm_store {
+                inner: Arc::new(EtcdStore::open_url(u, p)?),
             },
         );
         Ok(())

@@ -1,6 +1,6 @@
 /*
- * interop.c: seals and unseals from C on the `dkm` command's file store, for a shell test that
- * passes secrets between C and the command (scripts/test-c.sh).
+ * interop.c: seals and unseals from C on the `dkm` command's store (a file store directory or an
+ * etcd:// URL), for a shell test that passes secrets between C and the command (scripts/test-c.sh).
  *
  * Build: gcc -std=c11 -Wall -Wextra -Werror -pedantic -I c-header/include interop.c \
  *            target/debug/libdkm.a -lpthread -ldl -lm -o interop
@@ -11,8 +11,9 @@
  * `seal` reads the plaintext from stdin and writes the binary sealed secret to OUT_FILE;
  * `unseal` reads a sealed secret (binary or dkm1: armor) from IN_FILE and writes the plaintext
  * to stdout (secrets sealed by seal-only parties are accepted). The host uses the file store in
- * STORE_DIR, the pin book in PIN_DIR and the system clock; CONTEXT is the context's bytes (may
- * be empty).
+ * STORE_DIR (or, when STORE_DIR is an etcd:// or etcds:// URL, the etcd store it names, with
+ * the password in DKM_ETCD_PASSWORD as the command takes it), the pin book in PIN_DIR and the
+ * system clock; CONTEXT is the context's bytes (may be empty).
  *
  * Exit status: the dkm status (0 on success; e.g. 5 for DKM_TAMPERED), with
  * dkm_last_error_message() on stderr. Failures outside the library (usage, reading or writing
@@ -113,7 +114,12 @@ int main(int argc, char **argv) {
     if ((st = dkm_identity_read_file(identity_file, &identity, NULL)) != DKM_OK) {
         return failed("reading the identity file", st);
     }
-    if ((st = dkm_store_file_new(store_dir, &store)) != DKM_OK) {
+    if (strncmp(store_dir, "etcd://", 7) == 0 || strncmp(store_dir, "etcds://", 8) == 0) {
+        st = dkm_store_etcd_new(store_dir, getenv("DKM_ETCD_PASSWORD"), &store);
+    } else {
+        st = dkm_store_file_new(store_dir, &store);
+    }
+    if (st != DKM_OK) {
         code = failed("opening the store", st);
         goto done;
     }
