@@ -135,4 +135,35 @@ impl<S: Store> Host<S> {
         }
         Ok(c)
     }
+
+    /// Whether ring `name` is kept verified here.
+    fn is_kept(&self, name: &str) -> bool {
+        lock(&self.cache.rings).contains_key(name)
+    }
+}
+
+impl<S: Store + Send + Sync + 'static> Host<S> {
+    /// Reloads, in a thread of its own, every ring this host keeps verified as soon as the
+    /// store announces that another writer changed it (the etcd store's watch: an epoch rolled,
+    /// a member removed, a revocation), so the next operation finds it loaded and verified
+    /// instead of loading it first. `None` when the store announces nothing (every store but
+    /// etcd with its watch). The thread holds the host weakly and ends within a second of
+    /// its last `Arc` being dropped. Reload failures are left for the next operation to
+    /// report.
+    pub fn spawn_refresher(host: &Arc<Host<S>>) -> Option<std::thread::JoinHandle<()>> {
+        let feed = host.store.change_feed()?;
+        let weak = Arc::downgrade(host);
+        std::thread::Builder::new()
+            .name("dkm-refresh".into())
+            .spawn(move || {
+                loop {
+                    let names = feed.wait(std::time::Duration::from_secs(1));
+                    let Some(host) = weak.upgrade() else { return };
+                    for name in names.iter().filter(|n| host.is_kept(n)) {
+                        let _ = host.now().and_then(|now| host.cached(name, now));
+                    }
+                }
+            })
+            .ok()
+    }
 }

@@ -258,6 +258,8 @@ struct Inner {
     watch: Arc<Mutex<WatchState>>,
     /// Requests sent for operations (not the watch's own).
     trips: std::sync::atomic::AtomicU64,
+    /// Rings in use here that the watch saw change.
+    feed: crate::store::ChangeFeed,
 }
 
 impl Drop for Inner {
@@ -642,6 +644,10 @@ impl ForeignStore for EtcdKv {
         format!("etcd:{}", self.location())
     }
 
+    fn change_feed(&self) -> Option<crate::store::ChangeFeed> {
+        self.inner.options.watch.then(|| self.inner.feed.clone())
+    }
+
     fn stamp(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let bound = self.inner.options.watch_bound;
         let generation = {
@@ -756,12 +762,14 @@ impl ForeignAdapter<EtcdKv> {
             Ok(Ok(c)) => c,
         };
         let watch = Arc::new(Mutex::new(WatchState::default()));
+        let feed = crate::store::ChangeFeed::default();
         if options.watch {
             runtime.spawn(watch_loop(
                 client,
                 kv.clone(),
                 options.clone(),
                 Arc::clone(&watch),
+                feed.clone(),
             ));
         }
         Ok(ForeignAdapter::new(EtcdKv {
@@ -773,6 +781,7 @@ impl ForeignAdapter<EtcdKv> {
                 pid: std::process::id(),
                 watch,
                 trips: std::sync::atomic::AtomicU64::new(0),
+                feed,
             },
         }))
     }
@@ -837,13 +846,14 @@ async fn watch_loop(
     mut kv: KvClient,
     options: EtcdOptions,
     state: Arc<Mutex<WatchState>>,
+    feed: crate::store::ChangeFeed,
 ) {
     let prefix = format!("{}/rings/", options.prefix);
     loop {
         if lock(&state).severed {
             return;
         }
-        let _ = watch_once(&mut client, &mut kv, &prefix, &options, &state).await;
+        let _ = watch_once(&mut client, &mut kv, &prefix, &options, &state, &feed).await;
         {
             let mut w = lock(&state);
             w.current_as_of = None;
@@ -861,6 +871,7 @@ async fn watch_once(
     prefix: &str,
     options: &EtcdOptions,
     state: &Arc<Mutex<WatchState>>,
+    feed: &crate::store::ChangeFeed,
 ) -> std::result::Result<(), etcd_client::Error> {
     let mut watch_client = client.watch_client().max_decoding_message_size(MAX_MESSAGE);
     let stream = tokio::time::timeout(
@@ -919,8 +930,9 @@ async fn watch_once(
                             match what {
                                 "ring" => entry.0 = changed,
                                 "heads/requests" => entry.1 = changed,
-                                _ => {}
+                                _ => continue,
                             }
+                            feed.notify(name);
                         }
                     }
                 }

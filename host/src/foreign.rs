@@ -94,6 +94,10 @@ pub trait ForeignStore: Send + Sync {
     fn qualified_location(&self) -> String {
         format!("foreign:{}", self.location())
     }
+    /// See [`Store::change_feed`] (default: none).
+    fn change_feed(&self) -> Option<crate::store::ChangeFeed> {
+        None
+    }
 }
 
 /// A shared foreign store is a foreign store.
@@ -125,6 +129,9 @@ impl<F: ForeignStore + ?Sized> ForeignStore for std::sync::Arc<F> {
     fn qualified_location(&self) -> String {
         (**self).qualified_location()
     }
+    fn change_feed(&self) -> Option<crate::store::ChangeFeed> {
+        (**self).change_feed()
+    }
 }
 
 /// A ring's last version handed out and its recent tokens with their versions.
@@ -143,7 +150,9 @@ pub struct ForeignAdapter<F: ForeignStore> {
 
 impl<F: ForeignStore + std::fmt::Debug> std::fmt::Debug for ForeignAdapter<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ForeignAdapter").field(&self.foreign).finish()
+        f.debug_tuple("ForeignAdapter")
+            .field(&self.foreign)
+            .finish()
     }
 }
 
@@ -412,5 +421,9 @@ impl<F: ForeignStore> Store for ForeignAdapter<F> {
     fn stamp(&self, ring: &str) -> Result<Option<Vec<u8>>> {
         check_ring_name(ring)?;
         self.foreign.stamp(ring)
+    }
+
+    fn change_feed(&self) -> Option<crate::store::ChangeFeed> {
+        self.foreign.change_feed()
     }
 }

@@ -54,7 +54,7 @@ pub use govern::{ChangeOutcome, LevelSpec, approver_list, describe_change};
 pub use memory::MemoryStore;
 pub use pins::{MemoryPins, PinStore};
 pub use seal::{Origin, SealOnly, Unsealed, load_public};
-pub use store::{SharedStore, Store};
+pub use store::{ChangeFeed, SharedStore, Store};
 pub use views::{AuditReport, IssuedGrant, RequestView, RingInfo, ToJson};
 pub use write_set::{Pending, RingData, Snapshot, SnapshotHost};
 

@@ -86,6 +86,56 @@ pub trait Store {
 
     /// Where the store is (for the pin book's record of which ring a name held).
     fn location(&self) -> String;
+
+    /// Where the store announces rings other writers changed (the etcd store's watch), so a
+    /// host can reload them before its next operation needs them ([`crate::Host::spawn_refresher`]).
+    /// `None` (the default): the store does not know.
+    fn change_feed(&self) -> Option<ChangeFeed> {
+        None
+    }
+}
+
+/// Names of rings a store saw change, for a host's refresher to collect.
+#[derive(Clone, Default)]
+pub struct ChangeFeed {
+    inner: std::sync::Arc<(
+        std::sync::Mutex<std::collections::BTreeSet<String>>,
+        std::sync::Condvar,
+    )>,
+}
+
+impl std::fmt::Debug for ChangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangeFeed")
+    }
+}
+
+impl ChangeFeed {
+    fn names(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        // A set of names: a panic cannot leave it half-changed in a way that matters.
+        self.inner
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Announces that ring `name` changed.
+    pub fn notify(&self, name: &str) {
+        self.names().insert(name.to_owned());
+        self.inner.1.notify_all();
+    }
+
+    /// The rings announced since the last call, waiting up to `timeout` for one.
+    pub fn wait(&self, timeout: std::time::Duration) -> Vec<String> {
+        let mut names = self.names();
+        if names.is_empty() {
+            names = match self.inner.1.wait_timeout(names, timeout) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        std::mem::take(&mut *names).into_iter().collect()
+    }
 }
 
 /// A shared store is a store (several hosts over one memory store, a binding's handle).
@@ -145,6 +195,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn location(&self) -> String {
         (**self).location()
+    }
+    fn change_feed(&self) -> Option<ChangeFeed> {
+        (**self).change_feed()
     }
 }
 

@@ -197,6 +197,34 @@ fn the_watch_stands_in_for_the_check_within_its_bound_and_falls_back_when_cut() 
         seen.as_millis()
     );
 
+    // With a refresher, host B reloads the changed ring in the background: its next seal
+    // finds the new epoch loaded and verified, with no round trip of its own.
+    let b = Arc::new(b);
+    let refresher = Host::spawn_refresher(&b).expect("the etcd store announces changes");
+    let before = b.store().round_trips();
+    a.roll_epoch("r", &svc).unwrap();
+    let rolled = Instant::now();
+    while b.store().round_trips() == before {
+        assert!(
+            rolled.elapsed() <= bound,
+            "no background reload within the bound"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let trips = b.store().round_trips();
+    let s = b.seal("r", &svc, b"x", b"c").unwrap();
+    assert_eq!(epoch(&s), epoch(&first) + 2);
+    assert_eq!(
+        b.store().round_trips(),
+        trips,
+        "the seal after the roll loaded the ring itself"
+    );
+    // The refresher holds the host weakly: it ends once the host is dropped.
+    let b = Arc::try_unwrap(b)
+        .ok()
+        .expect("only the refresher's weak reference is left");
+
     // The watch cut: every operation checks the ring's revision first, so the next roll is
     // seen by the very next seal.
     b.store().sever_watch();
@@ -209,7 +237,7 @@ fn the_watch_stands_in_for_the_check_within_its_bound_and_falls_back_when_cut() 
     );
     a.roll_epoch("r", &svc).unwrap();
     let s = b.seal("r", &svc, b"x", b"c").unwrap();
-    assert_eq!(epoch(&s), epoch(&first) + 2);
+    assert_eq!(epoch(&s), epoch(&first) + 3);
     // A removed member's access ends on the next operation without the watch.
     let other = generate_identity().unwrap();
     let admin = _admin;
@@ -222,6 +250,11 @@ fn the_watch_stands_in_for_the_check_within_its_bound_and_falls_back_when_cut() 
         b.seal("r", &other, b"y", b"c").unwrap_err().kind(),
         ErrorKind::NotAMember
     );
+    // The refresher ends within a second of its host.
+    let dropped = Instant::now();
+    drop(b);
+    refresher.join().unwrap();
+    assert!(dropped.elapsed() < Duration::from_secs(3));
 }
 
 #[test]
