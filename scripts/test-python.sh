@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The Python surface: builds the portable wheel (manylinux2014, through zig) and checks it
 # with auditwheel, installs it into a fresh virtual environment and runs the pytest suite
-# there (every verb and view, every error class, a store written in Python, threads,
-# processes, the clock, the test vectors, interop with the `dkm` command), checks the type
+# there (every verb and view, every error class, a store written in Python, the etcd store,
+# threads, processes, the clock, the test vectors, interop with the `dkm` command), checks the type
 # stubs against the built module (mypy.stubtest) and the examples with mypy --strict, runs
 # the examples, installs from source with `pip install ./python` (PEP 517) into another
-# fresh environment, and runs the benchmark once, briefly.
-# Installs what it needs (pinned, in target/python/tools); safe to re-run.
+# fresh environment, and runs the benchmark once, briefly. The etcd tests (dkm.EtcdStore) run
+# against an etcd member it starts on loopback (scripts/lib/etcd.sh).
+# Installs what it needs (pinned, in target/python/tools; Debian's protoc, libprotobuf-dev and
+# etcd-server through scripts/lib/deps.sh); safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset RUSTFLAGS
+# protoc (the etcd client's generated code, for every build below) and etcd (the tests).
+source scripts/lib/deps.sh
 root=$(pwd)
 py=${PYTHON:-python3}
 out="$root/target/python"
@@ -85,6 +89,10 @@ cargo build -q -p dkm-cli --locked
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+
+step "etcd: one member on loopback for the etcd tests (exports DKM_TEST_ETCD)"
+source "$root/scripts/lib/etcd.sh"
+etcd_start   # after the EXIT trap above: etcd_stop runs it too
 
 step "pytest: python/tests against the installed wheel"
 DKM_BIN="$root/target/debug/dkm" DKM_VECTORS="$root/testvectors/v1" \

@@ -3,7 +3,19 @@
 import os
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
-from typing import Any, Callable, ClassVar, List, Optional, Sequence, Tuple, Type, Union, final
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypedDict,
+    Union,
+    final,
+)
 
 from ._views import (
     ApprovalLevel,
@@ -54,6 +66,7 @@ __all__ = [
     "MemoryPins",
     "FileStore",
     "MemoryStore",
+    "EtcdStore",
     "Host",
     "Unsealed",
     "_testing",
@@ -155,6 +168,45 @@ class MemoryStore:
     """A store in memory."""
 
     def __new__(cls) -> MemoryStore: ...
+    def names(self) -> List[str]: ...
+
+_Pem = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+class _WatchStatus(TypedDict):
+    current: bool
+    delivered: int
+    rings: int
+
+@final
+class EtcdStore:
+    """Rings, request logs and audit chains in etcd: one store for a fleet of hosts."""
+
+    def __new__(
+        cls,
+        endpoints: Union[str, Sequence[str]],
+        prefix: str,
+        *,
+        timeout: Union[float, timedelta] = 5.0,
+        ca: Optional[_Pem] = None,
+        cert: Optional[_Pem] = None,
+        key: Optional[_Pem] = None,
+        user: Optional[str] = None,
+        password: Optional[str] = None,
+        watch: bool = True,
+    ) -> EtcdStore: ...
+    @staticmethod
+    def from_url(url: str, password: Optional[str] = None) -> EtcdStore: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def cluster_id(self) -> int: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def endpoints(self) -> List[str]: ...
+    @property
+    def round_trips(self) -> int: ...
+    def watch_status(self) -> _WatchStatus: ...
     def names(self) -> List[str]: ...
 
 @final

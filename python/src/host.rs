@@ -37,8 +37,8 @@ const DETACH_MIN: usize = 16 * 1024;
 
 /// A host: the verbs of dkm on the rings of one store, with a pin book and a clock.
 ///
-/// `Host(store, pins=None, clock=None)`: `store` is a `FileStore`, a `MemoryStore` or any
-/// object with the store methods (see the package's `Store` protocol); `pins` is where the
+/// `Host(store, pins=None, clock=None)`: `store` is a `FileStore`, a `MemoryStore`, an
+/// `EtcdStore` or any object with the store methods (see the package's `Store` protocol); `pins` is where the
 /// rings' pins are kept (`None`: the `dkm` command's pin book, `$DKM_HOME/pins`; a directory;
 /// or a `MemoryPins`); `clock` is `None` (the system clock, read at each call), an aware
 /// `datetime` (a fixed time: audit records carry the clock-override flag) or a callable
@@ -189,8 +189,12 @@ impl Host {
                 }
             }
         };
+        let host = Arc::new(host);
+        // On a store that announces other writers' changes (etcd's watch), a thread reloads
+        // the rings this host keeps as soon as they change; it ends with the host.
+        let _ = HostOf::spawn_refresher(&host);
         Ok(Host {
-            inner: RwLock::new(Some(Arc::new(host))),
+            inner: RwLock::new(Some(host)),
             in_memory,
             store: store.clone().unbind(),
         })

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<identity::MemoryPins>()?;
     m.add_class::<store::FileStore>()?;
     m.add_class::<store::MemoryStore>()?;
+    m.add_class::<store::EtcdStore>()?;
     m.add_class::<host::Host>()?;
     m.add_class::<host::Unsealed>()?;
     m.add_submodule(&testing::module(m.py())?)?;
