@@ -26,7 +26,7 @@ use crate::store::dkm_store;
 /// A host: verbs on the rings of one store, with a pin book and a clock. Thread safe: one host
 /// may serve many threads at once (it keeps verified rings and key holders in memory, shared).
 pub struct dkm_host {
-    inner: AnyHost,
+    inner: Arc<AnyHost>,
 }
 
 /// The host over any store.
@@ -277,6 +277,11 @@ pub unsafe extern "C" fn dkm_host_new(
             Pins::Dir(d) => Host::new(s.inner.clone(), PinBook::new(d.clone()), clock),
             Pins::Memory => Host::new(s.inner.clone(), MemoryPins::new(), clock),
         }?;
+        let inner = Arc::new(inner);
+        // On a store that announces other writers' changes (etcd's watch), a thread reloads
+        // the rings this host keeps as soon as they change; it ends within a second of the
+        // host being freed.
+        let _ = Host::spawn_refresher(&inner);
         give(slot, dkm_host { inner });
         Ok(())
     })
