@@ -3,6 +3,8 @@
 # regressions. Installs cargo-fuzz (pinned) and the nightly toolchain when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# protoc for the etcd client the C binding's fuzz targets link (Debian packages, once).
+source scripts/lib/deps.sh
 unset RUSTFLAGS
 
 step() { printf '\n==> %s\n' "$*"; }
