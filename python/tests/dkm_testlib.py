@@ -4,10 +4,15 @@ spawn (they must be importable by name, hence a module rather than conftest.py).
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+import pytest
 
 import dkm
 
@@ -254,3 +259,34 @@ def proc_request(store_dir, pins_dir, identity_path, ring, count, start_event) -
     start_event.wait(30)
     for i in range(count):
         host.request_access(ring, f"request {i}", HOUR, as_=me)
+
+ROOT = Path(__file__).resolve().parents[2]
+DKM_BIN = Path(os.environ.get("DKM_BIN", ROOT / "target" / "debug" / "dkm"))
+
+
+class Cli:
+    """The `dkm` command on a store (a directory, or an `etcd://` URL) and a home (pin book)
+    of its own; $DKM_BIN (scripts/test-python.sh builds it), else target/debug/dkm."""
+
+    def __init__(self, tmp: Path, store: Optional[str] = None) -> None:
+        if not DKM_BIN.is_file():
+            pytest.fail(f"the dkm command is not built at {DKM_BIN} (cargo build -p dkm-cli)")
+        self.dir = tmp
+        self.store = store if store is not None else str(tmp / "store")
+        self.home = tmp / "home"
+        self.env: Dict[str, str] = {**os.environ, "DKM_STORE": self.store, "DKM_HOME": str(self.home)}
+        for name in ("DKM_NOW", "DKM_ETCD_PASSWORD"):
+            self.env.pop(name, None)
+
+    def run(self, *args: str, stdin: bytes = b"", check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        p = subprocess.run(
+            [str(DKM_BIN), *args], input=stdin, capture_output=True, cwd=self.dir, env=self.env, timeout=60
+        )
+        if check and p.returncode != 0:
+            raise AssertionError(f"dkm {' '.join(args)} failed ({p.returncode}): {p.stderr.decode()}")
+        return p
+
+    def identity(self, name: str) -> Path:
+        path = self.dir / f"{name}.id"
+        self.run("identity", "new", name, "--out", str(path))
+        return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -18,9 +17,8 @@ from typing import Dict, Iterator, Tuple
 import pytest
 
 import dkm
+from dkm_testlib import Cli
 
-ROOT = Path(__file__).resolve().parents[2]
-DKM_BIN = Path(os.environ.get("DKM_BIN", ROOT / "target" / "debug" / "dkm"))
 
 #: A PEM block of the right shape (never parsed before the check it is used for).
 FAKE_PEM = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
@@ -158,38 +156,6 @@ def test_an_epoch_rolled_on_one_connection_is_sealed_under_by_the_other_within_t
     assert host1.unseal("mail", late, b"ctx", as_=service).plaintext == b"after the roll"
     with pytest.raises(dkm.KeyRevoked):
         host1.unseal("mail", early, as_=service)
-
-
-class Cli:
-    """The `dkm` command on an etcd store and a home (pin book) of its own."""
-
-    def __init__(self, tmp: Path, url: str) -> None:
-        if not DKM_BIN.is_file():
-            pytest.fail(f"the dkm command is not built at {DKM_BIN} (cargo build -p dkm-cli)")
-        self.dir = tmp
-        self.url = url
-        self.home = tmp / "home"
-        self.env: Dict[str, str] = {**os.environ, "DKM_HOME": str(self.home)}
-        for name in ("DKM_NOW", "DKM_STORE", "DKM_ETCD_PASSWORD"):
-            self.env.pop(name, None)
-
-    def run(self, *args: str, stdin: bytes = b"", check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        p = subprocess.run(
-            [str(DKM_BIN), "--store", self.url, *args],
-            input=stdin,
-            capture_output=True,
-            cwd=self.dir,
-            env=self.env,
-            timeout=60,
-        )
-        if check and p.returncode != 0:
-            raise AssertionError(f"dkm {' '.join(args)} failed ({p.returncode}): {p.stderr.decode()}")
-        return p
-
-    def identity(self, name: str) -> Path:
-        path = self.dir / f"{name}.id"
-        self.run("identity", "new", name, "--out", str(path))
-        return path
 
 
 def test_a_ring_made_by_the_command_on_etcd_is_used_from_python(member: str, prefix: str, tmp_path: Path) -> None:

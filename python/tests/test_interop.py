@@ -6,51 +6,20 @@ The command is $DKM_BIN (scripts/test-python.sh builds it), else target/debug/dk
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
-from typing import Dict
 
 import pytest
 
 import dkm
-
-ROOT = Path(__file__).resolve().parents[2]
-DKM_BIN = Path(os.environ.get("DKM_BIN", ROOT / "target" / "debug" / "dkm"))
+import dkm_testlib
 
 
-class Cli:
-    """The `dkm` command on a store and a home (pin book) of its own."""
-
-    def __init__(self, tmp: Path) -> None:
-        if not DKM_BIN.is_file():
-            pytest.fail(f"the dkm command is not built at {DKM_BIN} (cargo build -p dkm-cli)")
-        self.dir = tmp
-        self.store = tmp / "store"
-        self.home = tmp / "home"
-        self.env: Dict[str, str] = {
-            **os.environ,
-            "DKM_STORE": str(self.store),
-            "DKM_HOME": str(self.home),
-        }
-        self.env.pop("DKM_NOW", None)
-
-    def run(self, *args: str, stdin: bytes = b"", check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        p = subprocess.run(
-            [str(DKM_BIN), *args], input=stdin, capture_output=True, cwd=self.dir, env=self.env
-        )
-        if check and p.returncode != 0:
-            raise AssertionError(f"dkm {' '.join(args)} failed ({p.returncode}): {p.stderr.decode()}")
-        return p
-
-    def identity(self, name: str) -> Path:
-        path = self.dir / f"{name}.id"
-        self.run("identity", "new", name, "--out", str(path))
-        return path
+class Cli(dkm_testlib.Cli):
+    """The `dkm` command on a file store of its own (see dkm_testlib.Cli)."""
 
     def host(self) -> dkm.Host:
         """A Python host on the command's store and pin book."""
-        return dkm.Host(dkm.FileStore(self.store), pins=self.home / "pins")
+        return dkm.Host(dkm.FileStore(Path(self.store)), pins=self.home / "pins")
 
 
 @pytest.fixture
