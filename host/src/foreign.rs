@@ -244,6 +244,7 @@ impl<F: ForeignStore> ForeignAdapter<F> {
             appends: vec![(Stream::Audit, count, lines)],
             move_to: move_to.map(str::to_owned),
         };
+        let expected_token = commit.ring.as_ref().and_then(|w| w.expected_token.clone());
         self.foreign.commit(name, &commit)?;
         let at = move_to.unwrap_or(name);
         let (_, token) = self.foreign.ring(at)?.ok_or_else(|| {
@@ -252,6 +253,16 @@ impl<F: ForeignStore> ForeignAdapter<F> {
                 "the store lost a ring it had just written",
             )
         })?;
+        // A commit that reported success while the ring still has the token it was to
+        // replace wrote nothing (a store that lost the write, or a binding that swallowed the
+        // failure): saying so keeps the pins from moving ahead of the store. Another writer
+        // after this one would have made a new token, so this never refuses a real write.
+        if expected_token.as_deref() == Some(token.as_str()) {
+            return Err(HostError::new(
+                ErrorKind::StoreUnavailable,
+                "the store's commit reported success but the ring still has its old token: nothing was written",
+            ));
+        }
         Ok(self.version_of(at, &token))
     }
 }

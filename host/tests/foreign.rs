@@ -1,7 +1,7 @@
 //! The foreign-store adapter over a map (what a binding's store object looks like from Rust):
 //! the whole story runs through it, racing writers get `Conflict` and lose nothing, a commit
-//! whose expectations fail writes nothing, and a tampered line between two operations is
-//! refused.
+//! whose expectations fail writes nothing, a commit that claims a write it did not make is
+//! refused, and a tampered line between two operations is refused.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -35,6 +35,8 @@ struct MapStore {
     map: Mutex<BTreeMap<String, Entry>>,
     next_token: Mutex<u64>,
     commits: Mutex<u64>,
+    /// Report every commit as done without doing it (a binding that swallowed a failure).
+    lose_commits: std::sync::atomic::AtomicBool,
 }
 
 fn conflict(what: &str) -> HostError {
@@ -85,6 +87,9 @@ impl ForeignStore for MapStore {
     }
 
     fn commit(&self, name: &str, c: &Commit) -> Result<()> {
+        if self.lose_commits.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         let mut map = self.map.lock().unwrap();
         let cur = map.get(name).cloned().unwrap_or_default();
         if let Some(w) = &c.ring {
@@ -278,4 +283,45 @@ fn a_failed_commit_writes_nothing_and_tampering_is_seen() {
         ErrorKind::Tampered
     );
     assert!(h.audit_verify("r").unwrap().problem.is_some());
+}
+
+#[test]
+fn a_commit_that_claims_a_write_it_did_not_make_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(ForeignAdapter::new(MapStore::default()));
+    let p = people();
+    let h = host(&store, &dir.path().join("pins"), T0);
+    h.create_ring("r", &p.admin, Policy::default()).unwrap();
+    h.add_member("r", &p.admin, Role::Service, p.svc.public())
+        .unwrap();
+    h.maintain("r", &p.svc).unwrap();
+    let lose = |on| {
+        store
+            .foreign()
+            .lose_commits
+            .store(on, std::sync::atomic::Ordering::SeqCst)
+    };
+    // The store says "done" and writes nothing: the ring still has its old token, so the
+    // host reports the write as failed instead of moving its pins past the store.
+    lose(true);
+    let e = h
+        .add_member("r", &p.admin, Role::Approver, p.ops.public())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::StoreUnavailable, "{e}");
+    assert!(e.message().contains("old token"), "{e}");
+    assert_eq!(
+        h.roll_epoch("r", &p.svc).unwrap_err().kind(),
+        ErrorKind::StoreUnavailable
+    );
+    // With the store working again, nothing is ahead of it: no Rollback, and the change
+    // goes through.
+    lose(false);
+    h.add_member("r", &p.admin, Role::Approver, p.ops.public())
+        .unwrap();
+    h.roll_epoch("r", &p.svc).unwrap();
+    let sealed = h.seal("r", &p.svc, b"still here", b"c").unwrap();
+    let u = h
+        .unseal("r", &p.svc, &sealed, b"c", SealOnly::Refuse)
+        .unwrap();
+    assert_eq!(&u.plaintext[..], b"still here");
 }
