@@ -125,7 +125,12 @@ impl EtcdOptions {
         let endpoints = hosts
             .split(',')
             .map(|h| {
-                if h.is_empty() || h.contains(['/', '@', ' ']) {
+                if h.contains('@') {
+                    // USER:PASSWORD@HOST: never echoed (the message may be logged).
+                    Err(invalid(
+                        "an etcd URL carries no user or password: give user=NAME in the query and the password apart",
+                    ))
+                } else if h.is_empty() || h.contains(['/', ' ']) {
                     Err(invalid(format!("invalid etcd member {h:?} (HOST:PORT)")))
                 } else {
                     Ok(format!("{scheme}://{h}"))
@@ -1016,6 +1021,16 @@ mod tests {
         ] {
             let e = EtcdOptions::from_url(url, password).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{url}: {e}");
+        }
+        // A password written into the URL is refused and never echoed.
+        for url in [
+            "etcd://svc:hunter2@a:1/p",
+            "etcd://a:1,svc:hunter2@b:2/p",
+            "etcd://a:1/p?user=svc&password=hunter2",
+        ] {
+            let e = EtcdOptions::from_url(url, None).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert!(!e.message().contains("hunter2"), "{e}");
         }
         // TLS files only with etcds://.
         let dir = std::env::temp_dir().join(format!("dkm-etcd-url-{}", std::process::id()));

@@ -181,31 +181,40 @@ impl<S: Store> Host<S> {
                     ),
                 )
             })?;
-        if !self.store.read_audit(name)?.is_empty() {
-            return Err(HostError::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "the store holds an audit chain under the name {name:?} but no ring: a new ring does not continue another's chain (remove what is left of the old ring first)"
-                ),
-            ));
-        }
-        let (now, flags, id) = (self.now()?, self.flags(), ring.id());
-        self.store
-            .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
-                crate::audit::at_checked_head(Anchor::EMPTY, head, |head| {
-                    records_for(id, &events, admin, now, flags, head)
+        let (location, id) = (self.store.location(), ring.id());
+        let written = (|| {
+            if !self.store.read_audit(name)?.is_empty() {
+                return Err(HostError::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "the store holds an audit chain under the name {name:?} but no ring: a new ring does not continue another's chain (remove what is left of the old ring first)"
+                    ),
+                ));
+            }
+            let (now, flags) = (self.now()?, self.flags());
+            self.store
+                .compare_and_swap(name, None, &ring.to_bytes(), &|head| {
+                    crate::audit::at_checked_head(Anchor::EMPTY, head, |head| {
+                        records_for(id, &events, admin, now, flags, head)
+                    })
                 })
-            })
-            .map_err(|e| {
-                if e.kind() == ErrorKind::Conflict {
-                    HostError::new(
-                        ErrorKind::InvalidInput,
-                        format!("a ring named {name:?} already exists in the store"),
-                    )
-                } else {
-                    e
-                }
-            })?;
+                .map_err(|e| {
+                    if e.kind() == ErrorKind::Conflict {
+                        HostError::new(
+                            ErrorKind::InvalidInput,
+                            format!("a ring named {name:?} already exists in the store"),
+                        )
+                    } else {
+                        e
+                    }
+                })
+        })();
+        if let Err(e) = written {
+            // The name was recorded for this new ring's id, which no store holds: forget it,
+            // so a retry under the same name is not refused as a substitution.
+            let _ = self.pins.forget_name(&location, name, id);
+            return Err(e);
+        }
         self.pins.save(&ring.pin())?;
         Ok(id)
     }

@@ -325,3 +325,26 @@ fn a_commit_that_claims_a_write_it_did_not_make_is_refused() {
         .unwrap();
     assert_eq!(&u.plaintext[..], b"still here");
 }
+
+#[test]
+fn a_create_that_failed_in_the_store_can_be_retried_under_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(ForeignAdapter::new(MapStore::default()));
+    let p = people();
+    let h = host(&store, &dir.path().join("pins"), T0);
+    store
+        .foreign()
+        .lose_commits
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = h.create_ring("r", &p.admin, Policy::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::StoreUnavailable, "{e}");
+    store
+        .foreign()
+        .lose_commits
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // The name recorded for the ring that was never written is forgotten: the retry works.
+    h.create_ring("r", &p.admin, Policy::default()).unwrap();
+    h.add_member("r", &p.admin, Role::Service, p.svc.public())
+        .unwrap();
+    h.maintain("r", &p.svc).unwrap();
+}
