@@ -63,45 +63,57 @@ impl From<Role> for CoreRole {
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Policy {
     /// Interval length of new epochs, in seconds.
-    pub interval_secs: u64,
+    pub interval_secs: i64,
     /// Longest grant of elevated access, in seconds.
-    pub max_grant_secs: u64,
+    pub max_grant_secs: i64,
     /// How far back a grant's scope may reach, in seconds.
-    pub max_lookback_secs: u64,
+    pub max_lookback_secs: i64,
     /// How long a request stays open, in seconds.
-    pub request_lifetime_secs: u64,
+    pub request_lifetime_secs: i64,
     /// Freshness: a key holder must run `maintain` within this many intervals of its last
     /// write (at most 64).
-    pub freshness_intervals: u32,
+    pub freshness_intervals: i32,
     /// A newly added approver counts only this long after the write that bound it, in
     /// seconds.
-    pub approver_cooloff_secs: u64,
+    pub approver_cooloff_secs: i64,
+}
+
+/// A count or duration the core keeps unsigned, from the signed integer the bindings use
+/// (Java has no unsigned types): a negative one is `InvalidInput`.
+pub(crate) fn unsigned<T: TryFrom<i64>>(v: i64, what: &str) -> Result<T, DkmError> {
+    T::try_from(v).map_err(|_| invalid(format!("{what} must be between 0 and its limit, not {v}")))
+}
+
+/// An unsigned count of the core as a signed integer (the core's values are far below 2^63).
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 impl From<&dkm_core::Policy> for Policy {
     fn from(p: &dkm_core::Policy) -> Policy {
         Policy {
-            interval_secs: p.interval_secs,
-            max_grant_secs: p.max_grant_secs,
-            max_lookback_secs: p.max_lookback_secs,
-            request_lifetime_secs: p.request_lifetime_secs,
-            freshness_intervals: p.freshness_intervals,
-            approver_cooloff_secs: p.approver_cooloff_secs,
+            interval_secs: signed(p.interval_secs),
+            max_grant_secs: signed(p.max_grant_secs),
+            max_lookback_secs: signed(p.max_lookback_secs),
+            request_lifetime_secs: signed(p.request_lifetime_secs),
+            freshness_intervals: i32::try_from(p.freshness_intervals).unwrap_or(i32::MAX),
+            approver_cooloff_secs: signed(p.approver_cooloff_secs),
         }
     }
 }
 
-impl From<Policy> for dkm_core::Policy {
-    fn from(p: Policy) -> dkm_core::Policy {
-        dkm_core::Policy {
-            interval_secs: p.interval_secs,
-            max_grant_secs: p.max_grant_secs,
-            max_lookback_secs: p.max_lookback_secs,
-            request_lifetime_secs: p.request_lifetime_secs,
-            freshness_intervals: p.freshness_intervals,
-            approver_cooloff_secs: p.approver_cooloff_secs,
+impl TryFrom<Policy> for dkm_core::Policy {
+    type Error = DkmError;
+    fn try_from(p: Policy) -> Result<dkm_core::Policy, DkmError> {
+        Ok(dkm_core::Policy {
+            interval_secs: unsigned(p.interval_secs, "interval_secs")?,
+            max_grant_secs: unsigned(p.max_grant_secs, "max_grant_secs")?,
+            max_lookback_secs: unsigned(p.max_lookback_secs, "max_lookback_secs")?,
+            request_lifetime_secs: unsigned(p.request_lifetime_secs, "request_lifetime_secs")?,
+            freshness_intervals: unsigned(i64::from(p.freshness_intervals), "freshness_intervals")?,
+            approver_cooloff_secs: unsigned(p.approver_cooloff_secs, "approver_cooloff_secs")?,
             levels: Vec::new(),
-        }
+        })
     }
 }
 
@@ -110,8 +122,8 @@ impl From<Policy> for dkm_core::Policy {
 pub struct LevelSpec {
     /// The level's name (1-32 ASCII letters, digits, `-`, `_`, `.`).
     pub name: String,
-    /// How many of its approvers must approve.
-    pub quorum: u8,
+    /// How many of its approvers must approve (1 to their number).
+    pub quorum: i32,
     /// Its approvers (members with the approver role).
     pub approvers: Vec<Arc<PublicIdentity>>,
 }
@@ -123,7 +135,7 @@ pub enum ChangeOutcome {
     /// `maintain` (`pending`).
     Applied {
         /// The governance version.
-        version: u64,
+        version: i64,
         /// Key holders must still carry it out.
         pending: bool,
     },
@@ -137,9 +149,10 @@ pub enum ChangeOutcome {
 impl From<dkm_host::ChangeOutcome> for ChangeOutcome {
     fn from(c: dkm_host::ChangeOutcome) -> ChangeOutcome {
         match c {
-            dkm_host::ChangeOutcome::Applied { version, pending } => {
-                ChangeOutcome::Applied { version, pending }
-            }
+            dkm_host::ChangeOutcome::Applied { version, pending } => ChangeOutcome::Applied {
+                version: signed(version),
+                pending,
+            },
             dkm_host::ChangeOutcome::Requested { request } => ChangeOutcome::Requested {
                 request: request.to_string(),
             },
@@ -156,16 +169,29 @@ pub enum Origin {
     SealOnly,
 }
 
-/// An opened secret and who sealed it.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+/// An opened secret and who sealed it. An object, not a record: its string form never shows
+/// the plaintext, and the plaintext kept here is wiped when the object is destroyed.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
 pub struct Unsealed {
-    /// The plaintext.
-    pub plaintext: Vec<u8>,
-    /// Who sealed it.
-    pub origin: Origin,
+    plaintext: Zeroizing<Vec<u8>>,
+    origin: Origin,
 }
 
-impl std::fmt::Debug for Unsealed {
+#[uniffi::export]
+impl Unsealed {
+    /// The plaintext (a copy in the foreign language's memory: dkm cannot wipe it).
+    pub fn plaintext(&self) -> Vec<u8> {
+        self.plaintext.to_vec()
+    }
+
+    /// Who sealed it.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+}
+
+impl std::fmt::Display for Unsealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -176,15 +202,14 @@ impl std::fmt::Debug for Unsealed {
     }
 }
 
-fn unsealed(u: dkm_host::Unsealed) -> Unsealed {
-    Unsealed {
-        // A copy for the foreign side; the host's plaintext is wiped when `u` drops.
-        plaintext: u.plaintext.to_vec(),
+fn unsealed(u: dkm_host::Unsealed) -> Arc<Unsealed> {
+    Arc::new(Unsealed {
+        plaintext: u.plaintext,
         origin: match u.origin {
             dkm_host::Origin::KeyHolder => Origin::KeyHolder,
             dkm_host::Origin::SealOnly => Origin::SealOnly,
         },
-    }
+    })
 }
 
 /// A grant of elevated access.
@@ -304,7 +329,10 @@ impl Host {
         policy: Option<Policy>,
         by: Arc<Identity>,
     ) -> Result<String, DkmError> {
-        let policy = policy.map_or_else(dkm_core::Policy::default, Into::into);
+        let policy = match policy {
+            Some(p) => p.try_into()?,
+            None => dkm_core::Policy::default(),
+        };
         Ok(self
             .inner
             .create_ring(&name, &by.inner, policy)?
@@ -348,14 +376,16 @@ impl Host {
         levels: Vec<LevelSpec>,
         by: Arc<Identity>,
     ) -> Result<ChangeOutcome, DkmError> {
-        let levels: Vec<dkm_host::LevelSpec> = levels
+        let levels = levels
             .into_iter()
-            .map(|l| dkm_host::LevelSpec {
-                name: l.name,
-                quorum: l.quorum,
-                approvers: l.approvers.iter().map(|a| a.inner.clone()).collect(),
+            .map(|l| {
+                Ok(dkm_host::LevelSpec {
+                    quorum: unsigned(i64::from(l.quorum), "a level's quorum")?,
+                    name: l.name,
+                    approvers: l.approvers.iter().map(|a| a.inner.clone()).collect(),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, DkmError>>()?;
         Ok(self
             .inner
             .set_approval_levels(&ring, &by.inner, &levels)?
@@ -366,9 +396,10 @@ impl Host {
     pub fn revoke_epoch(
         &self,
         ring: String,
-        epoch: u32,
+        epoch: i64,
         by: Arc<Identity>,
     ) -> Result<ChangeOutcome, DkmError> {
+        let epoch = unsigned(epoch, "the epoch")?;
         Ok(self.inner.revoke_epoch(&ring, &by.inner, epoch)?.into())
     }
 
@@ -407,8 +438,12 @@ impl Host {
 
     /// Signs the approved change request `request` (hex id), as the admin `by`; returns the
     /// new governance version.
-    pub fn apply(&self, ring: String, request: String, by: Arc<Identity>) -> Result<u64, DkmError> {
-        Ok(self.inner.apply(&ring, request_id(&request)?, &by.inner)?)
+    pub fn apply(&self, ring: String, request: String, by: Arc<Identity>) -> Result<i64, DkmError> {
+        Ok(signed(self.inner.apply(
+            &ring,
+            request_id(&request)?,
+            &by.inner,
+        )?))
     }
 
     // ---- key holders ----
@@ -461,7 +496,7 @@ impl Host {
         context: Vec<u8>,
         by: Arc<Identity>,
         accept_seal_only: bool,
-    ) -> Result<Unsealed, DkmError> {
+    ) -> Result<Arc<Unsealed>, DkmError> {
         Ok(unsealed(self.inner.unseal(
             &ring,
             &by.inner,
@@ -484,7 +519,7 @@ impl Host {
         context: Vec<u8>,
         by: Arc<Identity>,
         accept_seal_only: bool,
-    ) -> Result<Unsealed, DkmError> {
+    ) -> Result<Arc<Unsealed>, DkmError> {
         let g = files::grant_id_arg(&grant)?;
         Ok(unsealed(self.inner.unseal_with_grant(
             &ring,
@@ -527,11 +562,16 @@ impl Host {
         &self,
         ring: String,
         reason: String,
-        duration_secs: u64,
+        duration_secs: i64,
         by: Arc<Identity>,
         since: Option<SystemTime>,
-        epochs: Vec<u32>,
+        epochs: Vec<i64>,
     ) -> Result<String, DkmError> {
+        let duration_secs = unsigned(duration_secs, "the duration")?;
+        let epochs = epochs
+            .into_iter()
+            .map(|e| unsigned(e, "an epoch"))
+            .collect::<Result<Vec<u32>, DkmError>>()?;
         let since = since.map(|t| unix(t, "since")).transpose()?;
         let scope = access_scope(since, &epochs)?;
         Ok(self

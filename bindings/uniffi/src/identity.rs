@@ -61,8 +61,9 @@ impl Identity {
             .to_owned())
     }
 
-    /// The public identity (what an admin adds to a ring).
-    pub fn public(&self) -> Arc<PublicIdentity> {
+    /// The public identity (what an admin adds to a ring). Not `public`: a keyword in Java
+    /// and Swift.
+    pub fn public_identity(&self) -> Arc<PublicIdentity> {
         Arc::new(PublicIdentity {
             inner: self.inner.public().clone(),
         })

@@ -35,9 +35,9 @@ pub fn default_policy() -> Policy {
 /// The stable code of the error kind `name` (`"Tampered"` is 5; SPEC §9), or `None` for a
 /// name that is not a kind.
 #[uniffi::export]
-pub fn error_code(name: String) -> Option<u32> {
+pub fn error_code(name: String) -> Option<i32> {
     dkm_core::ErrorKind::ALL
         .iter()
         .find(|k| k.name() == name)
-        .map(|k| k.code())
+        .and_then(|k| i32::try_from(k.code()).ok())
 }

@@ -35,12 +35,16 @@ impl Store {
         })
     }
 
-    /// The store a `dkm --store` location names: a directory path or `file://PATH` (other
-    /// schemes are `InvalidInput`: this library is built without the etcd client).
-    #[uniffi::constructor]
-    pub fn open(location: String) -> Result<Arc<Store>, DkmError> {
+    /// The store a `dkm --store` location names: a directory path, `file://PATH`,
+    /// `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` or `etcds://...` (docs/etcd.md; `password` is
+    /// the etcd user's, never part of the URL). Connecting to etcd waits at most the URL's
+    /// timeout (5 s by default) and fails `StoreUnavailable`; another `SCHEME:` is
+    /// `InvalidInput`.
+    #[uniffi::constructor(default(password = None))]
+    pub fn open(location: String, password: Option<String>) -> Result<Arc<Store>, DkmError> {
+        let password = password.map(zeroize::Zeroizing::new);
         Ok(Arc::new(Store {
-            inner: dkm_host::store::open(&location, None)?,
+            inner: dkm_host::store::open(&location, password.as_ref().map(|p| p.as_str()))?,
         }))
     }
 
@@ -48,13 +52,13 @@ impl Store {
     /// with a change token, two append-only line streams, one atomic commit); heads, audit
     /// records and every check stay in dkm. Its methods may be called from several threads
     /// at once, and no lock of the host is held while they run (a method may itself call the
-    /// host).
+    /// host). Its `location()` is read once, here (a failure is `StoreUnavailable`).
     #[uniffi::constructor]
-    pub fn foreign(store: Arc<dyn ForeignStore>) -> Arc<Store> {
-        let location = store.location();
-        Arc::new(Store {
+    pub fn foreign(store: Arc<dyn ForeignStore>) -> Result<Arc<Store>, DkmError> {
+        let location = store.location().map_err(|e| failed("location", e, false))?;
+        Ok(Arc::new(Store {
             inner: Arc::new(ForeignAdapter::new(Foreign { store, location })),
-        })
+        }))
     }
 
     /// The names of the rings it holds.
@@ -113,7 +117,7 @@ pub struct Append {
     pub stream: Stream,
     /// The line count the write was computed from: the stream must still hold exactly this
     /// many lines.
-    pub expected_count: u64,
+    pub expected_count: i64,
     /// The lines, in order (JSON, no newline).
     pub lines: Vec<String>,
 }
@@ -133,13 +137,15 @@ pub struct Commit {
 
 /// What a store written in the foreign language gives: primitives only. Every method may
 /// throw `ForeignError.Unavailable`; `commit` also `ForeignError.Conflict`. Any other
-/// exception counts as `Unavailable`.
+/// exception the generated code catches (Kotlin `Exception`, Ruby `StandardError`) counts as
+/// `Unavailable`. Counts and indexes are `i64` (Java can call them; a negative count is
+/// refused as `StoreUnavailable`).
 #[uniffi::export(with_foreign)]
 pub trait ForeignStore: Send + Sync {
     /// Ring `name`'s bytes and change token, or nothing when it does not exist.
     fn ring(&self, name: String) -> Result<Option<StoredRing>, ForeignError>;
     /// How many lines `stream` of ring `name` holds (0 when none).
-    fn line_count(&self, name: String, stream: Stream) -> Result<u64, ForeignError>;
+    fn line_count(&self, name: String, stream: Stream) -> Result<i64, ForeignError>;
     /// The last line of `stream`, if any.
     fn last_line(&self, name: String, stream: Stream) -> Result<Option<String>, ForeignError>;
     /// The lines of `stream` from index `from` (0-based) to the end.
@@ -147,15 +153,18 @@ pub trait ForeignStore: Send + Sync {
         &self,
         name: String,
         stream: Stream,
-        from: u64,
+        from: i64,
     ) -> Result<Vec<String>, ForeignError>;
-    /// Carries out `commit` atomically for ring `name`.
-    fn commit(&self, name: String, commit: Commit) -> Result<(), ForeignError>;
+    /// Carries out `commit` atomically for ring `name`, then returns `true`. Anything else is
+    /// taken as nothing written (`StoreUnavailable`): a method that died without returning
+    /// (a JVM `Error`, a Ruby `Interrupt`, which the generated code does not catch) leaves
+    /// the default `false`, so it is never mistaken for a write.
+    fn commit(&self, name: String, commit: Commit) -> Result<bool, ForeignError>;
     /// The names of the rings it holds.
     fn names(&self) -> Result<Vec<String>, ForeignError>;
     /// Where it is, stable across processes (a database and table, a bucket and prefix):
     /// read once, when the store is made.
-    fn location(&self) -> String;
+    fn location(&self) -> Result<String, ForeignError>;
 }
 
 /// A foreign store as the host's [`dkm_host::ForeignStore`].
@@ -195,9 +204,16 @@ impl dkm_host::ForeignStore for Foreign {
     }
 
     fn line_count(&self, name: &str, stream: dkm_host::Stream) -> dkm_host::Result<u64> {
-        self.store
+        let n = self
+            .store
             .line_count(name.to_owned(), host_stream(stream))
-            .map_err(|e| failed("line_count", e, false))
+            .map_err(|e| failed("line_count", e, false))?;
+        u64::try_from(n).map_err(|_| {
+            HostError::new(
+                ErrorKind::StoreUnavailable,
+                format!("the store's line_count returned {n}, a negative count"),
+            )
+        })
     }
 
     fn last_line(&self, name: &str, stream: dkm_host::Stream) -> dkm_host::Result<Option<String>> {
@@ -212,6 +228,8 @@ impl dkm_host::ForeignStore for Foreign {
         stream: dkm_host::Stream,
         from: u64,
     ) -> dkm_host::Result<Vec<String>> {
+        let from = i64::try_from(from)
+            .map_err(|_| HostError::new(ErrorKind::StoreUnavailable, "a stream index past 2^63"))?;
         self.store
             .lines_from(name.to_owned(), host_stream(stream), from)
             .map_err(|e| failed("lines_from", e, false))
@@ -226,17 +244,29 @@ impl dkm_host::ForeignStore for Foreign {
             appends: commit
                 .appends
                 .iter()
-                .map(|(stream, expected, lines)| Append {
-                    stream: host_stream(*stream),
-                    expected_count: *expected,
-                    lines: lines.clone(),
+                .map(|(stream, expected, lines)| {
+                    Ok(Append {
+                        stream: host_stream(*stream),
+                        expected_count: i64::try_from(*expected).map_err(|_| {
+                            HostError::new(ErrorKind::StoreUnavailable, "a stream past 2^63 lines")
+                        })?,
+                        lines: lines.clone(),
+                    })
                 })
-                .collect(),
+                .collect::<dkm_host::Result<_>>()?,
             move_to: commit.move_to.clone(),
         };
-        self.store
+        let written = self
+            .store
             .commit(name.to_owned(), c)
-            .map_err(|e| failed("commit", e, true))
+            .map_err(|e| failed("commit", e, true))?;
+        if !written {
+            return Err(HostError::new(
+                ErrorKind::StoreUnavailable,
+                "the store's commit did not return true: nothing is taken as written",
+            ));
+        }
+        Ok(())
     }
 
     fn names(&self) -> dkm_host::Result<Vec<String>> {

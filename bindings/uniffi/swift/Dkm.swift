@@ -471,31 +471,15 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
-    typealias FfiType = UInt8
-    typealias SwiftType = UInt8
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
         return try lift(readInt(&buf))
     }
 
-    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
-    typealias FfiType = UInt32
-    typealias SwiftType = UInt32
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -512,6 +496,22 @@ fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
+    typealias FfiType = Int64
+    typealias SwiftType = Int64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -788,7 +788,9 @@ public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
 /**
  * What a store written in the foreign language gives: primitives only. Every method may
  * throw `ForeignError.Unavailable`; `commit` also `ForeignError.Conflict`. Any other
- * exception counts as `Unavailable`.
+ * exception the generated code catches (Kotlin `Exception`, Ruby `StandardError`) counts as
+ * `Unavailable`. Counts and indexes are `i64` (Java can call them; a negative count is
+ * refused as `StoreUnavailable`).
  */
 public protocol ForeignStore: AnyObject, Sendable {
     
@@ -800,7 +802,7 @@ public protocol ForeignStore: AnyObject, Sendable {
     /**
      * How many lines `stream` of ring `name` holds (0 when none).
      */
-    func lineCount(name: String, stream: Stream) throws  -> UInt64
+    func lineCount(name: String, stream: Stream) throws  -> Int64
     
     /**
      * The last line of `stream`, if any.
@@ -810,12 +812,15 @@ public protocol ForeignStore: AnyObject, Sendable {
     /**
      * The lines of `stream` from index `from` (0-based) to the end.
      */
-    func linesFrom(name: String, stream: Stream, from: UInt64) throws  -> [String]
+    func linesFrom(name: String, stream: Stream, from: Int64) throws  -> [String]
     
     /**
-     * Carries out `commit` atomically for ring `name`.
+     * Carries out `commit` atomically for ring `name`, then returns `true`. Anything else is
+     * taken as nothing written (`StoreUnavailable`): a method that died without returning
+     * (a JVM `Error`, a Ruby `Interrupt`, which the generated code does not catch) leaves
+     * the default `false`, so it is never mistaken for a write.
      */
-    func commit(name: String, commit: Commit) throws 
+    func commit(name: String, commit: Commit) throws  -> Bool
     
     /**
      * The names of the rings it holds.
@@ -826,13 +831,15 @@ public protocol ForeignStore: AnyObject, Sendable {
      * Where it is, stable across processes (a database and table, a bucket and prefix):
      * read once, when the store is made.
      */
-    func location()  -> String
+    func location() throws  -> String
     
 }
 /**
  * What a store written in the foreign language gives: primitives only. Every method may
  * throw `ForeignError.Unavailable`; `commit` also `ForeignError.Conflict`. Any other
- * exception counts as `Unavailable`.
+ * exception the generated code catches (Kotlin `Exception`, Ruby `StandardError`) counts as
+ * `Unavailable`. Counts and indexes are `i64` (Java can call them; a negative count is
+ * refused as `StoreUnavailable`).
  */
 open class ForeignStoreImpl: ForeignStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -903,8 +910,8 @@ open func ring(name: String)throws  -> StoredRing?  {
     /**
      * How many lines `stream` of ring `name` holds (0 when none).
      */
-open func lineCount(name: String, stream: Stream)throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeForeignError_lift) {
+open func lineCount(name: String, stream: Stream)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeForeignError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_foreignstore_line_count(
             self.uniffiCloneHandle(),
@@ -931,29 +938,33 @@ open func lastLine(name: String, stream: Stream)throws  -> String?  {
     /**
      * The lines of `stream` from index `from` (0-based) to the end.
      */
-open func linesFrom(name: String, stream: Stream, from: UInt64)throws  -> [String]  {
+open func linesFrom(name: String, stream: Stream, from: Int64)throws  -> [String]  {
     return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeForeignError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_foreignstore_lines_from(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterTypeStream_lower(stream),
-        FfiConverterUInt64.lower(from),uniffiCallStatus
+        FfiConverterInt64.lower(from),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Carries out `commit` atomically for ring `name`.
+     * Carries out `commit` atomically for ring `name`, then returns `true`. Anything else is
+     * taken as nothing written (`StoreUnavailable`): a method that died without returning
+     * (a JVM `Error`, a Ruby `Interrupt`, which the generated code does not catch) leaves
+     * the default `false`, so it is never mistaken for a write.
      */
-open func commit(name: String, commit: Commit)throws   {try rustCallWithError(FfiConverterTypeForeignError_lift) {
+open func commit(name: String, commit: Commit)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeForeignError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_foreignstore_commit(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterTypeCommit_lower(commit),uniffiCallStatus
     )
-}
+})
 }
     
     /**
@@ -972,8 +983,8 @@ open func names()throws  -> [String]  {
      * Where it is, stable across processes (a database and table, a bucket and prefix):
      * read once, when the store is made.
      */
-open func location() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func location()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeForeignError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_foreignstore_location(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1038,11 +1049,11 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
             uniffiHandle: UInt64,
             name: RustBuffer,
             stream: RustBuffer,
-            uniffiOutReturn: UnsafeMutablePointer<UInt64>,
+            uniffiOutReturn: UnsafeMutablePointer<Int64>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () throws -> UInt64 in
+                () throws -> Int64 in
                 guard let uniffiObj = try? FfiConverterTypeForeignStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
@@ -1053,7 +1064,7 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
             }
 
             
-            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt64.lower($0) }
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterInt64.lower($0) }
             uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -1092,7 +1103,7 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
             uniffiHandle: UInt64,
             name: RustBuffer,
             stream: RustBuffer,
-            from: UInt64,
+            from: Int64,
             uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -1104,7 +1115,7 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
                 return try uniffiObj.linesFrom(
                      name: try FfiConverterString.lift(name),
                      stream: try FfiConverterTypeStream_lift(stream),
-                     from: try FfiConverterUInt64.lift(from)
+                     from: try FfiConverterInt64.lift(from)
                 )
             }
 
@@ -1121,11 +1132,11 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
             uniffiHandle: UInt64,
             name: RustBuffer,
             commit: RustBuffer,
-            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
             let makeCall = {
-                () throws -> () in
+                () throws -> Bool in
                 guard let uniffiObj = try? FfiConverterTypeForeignStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
@@ -1136,7 +1147,7 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
             }
 
             
-            let writeReturn = { () }
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
             uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
@@ -1177,16 +1188,17 @@ fileprivate struct UniffiCallbackInterfaceForeignStore {
                 guard let uniffiObj = try? FfiConverterTypeForeignStore.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return uniffiObj.location(
+                return try uniffiObj.location(
                 )
             }
 
             
             let writeReturn = { uniffiOutReturn.pointee = FfiConverterString.lower($0) }
-            uniffiTraitInterfaceCall(
+            uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                writeReturn: writeReturn
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeForeignError_lower
             )
         }
     )
@@ -1289,7 +1301,7 @@ public protocol HostProtocol: AnyObject, Sendable {
      * Signs the approved change request `request` (hex id), as the admin `by`; returns the
      * new governance version.
      */
-    func apply(ring: String, request: String, by: Identity) throws  -> UInt64
+    func apply(ring: String, request: String, by: Identity) throws  -> Int64
     
     /**
      * Approves request `request` (hex id) at `level`, as the approver `by`.
@@ -1373,7 +1385,7 @@ public protocol HostProtocol: AnyObject, Sendable {
      * to secrets sealed since `since`, or to the closed `epochs` (neither: secrets sealed
      * from now); returns its id (hex).
      */
-    func requestAccess(ring: String, reason: String, durationSecs: UInt64, by: Identity, since: Date?, epochs: [UInt32]) throws  -> String
+    func requestAccess(ring: String, reason: String, durationSecs: Int64, by: Identity, since: Date?, epochs: [Int64]) throws  -> String
     
     /**
      * Every logged request and where it stands, as a JSON array (`dkm access list --json`).
@@ -1383,7 +1395,7 @@ public protocol HostProtocol: AnyObject, Sendable {
     /**
      * Revokes `epoch`, as the admin `by`.
      */
-    func revokeEpoch(ring: String, epoch: UInt32, by: Identity) throws  -> ChangeOutcome
+    func revokeEpoch(ring: String, epoch: Int64, by: Identity) throws  -> ChangeOutcome
     
     /**
      * Revokes grant `grant` (hex id), as the admin `by` (no quorum).
@@ -1550,8 +1562,8 @@ open func addMember(ring: String, role: Role, member: PublicIdentity, by: Identi
      * Signs the approved change request `request` (hex id), as the admin `by`; returns the
      * new governance version.
      */
-open func apply(ring: String, request: String, by: Identity)throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
+open func apply(ring: String, request: String, by: Identity)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_host_apply(
             self.uniffiCloneHandle(),
@@ -1768,17 +1780,17 @@ open func renameRing(ring: String, newName: String, by: Identity)throws  -> Chan
      * to secrets sealed since `since`, or to the closed `epochs` (neither: secrets sealed
      * from now); returns its id (hex).
      */
-open func requestAccess(ring: String, reason: String, durationSecs: UInt64, by: Identity, since: Date? = nil, epochs: [UInt32] = [])throws  -> String  {
+open func requestAccess(ring: String, reason: String, durationSecs: Int64, by: Identity, since: Date? = nil, epochs: [Int64] = [])throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_host_request_access(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(ring),
         FfiConverterString.lower(reason),
-        FfiConverterUInt64.lower(durationSecs),
+        FfiConverterInt64.lower(durationSecs),
         FfiConverterTypeIdentity_lower(by),
         FfiConverterOptionTimestamp.lower(since),
-        FfiConverterSequenceUInt32.lower(epochs),uniffiCallStatus
+        FfiConverterSequenceInt64.lower(epochs),uniffiCallStatus
     )
 })
 }
@@ -1799,13 +1811,13 @@ open func requests(ring: String)throws  -> String  {
     /**
      * Revokes `epoch`, as the admin `by`.
      */
-open func revokeEpoch(ring: String, epoch: UInt32, by: Identity)throws  -> ChangeOutcome  {
+open func revokeEpoch(ring: String, epoch: Int64, by: Identity)throws  -> ChangeOutcome  {
     return try  FfiConverterTypeChangeOutcome_lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_method_host_revoke_epoch(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(ring),
-        FfiConverterUInt32.lower(epoch),
+        FfiConverterInt64.lower(epoch),
         FfiConverterTypeIdentity_lower(by),uniffiCallStatus
     )
 })
@@ -2052,9 +2064,10 @@ public protocol IdentityProtocol: AnyObject, Sendable {
     func id()  -> String
     
     /**
-     * The public identity (what an admin adds to a ring).
+     * The public identity (what an admin adds to a ring). Not `public`: a keyword in Java
+     * and Swift.
      */
-    func `public`()  -> PublicIdentity
+    func publicIdentity()  -> PublicIdentity
     
     /**
      * Writes this identity to a new file at `path` (mode 0600; an existing file is never
@@ -2177,12 +2190,13 @@ open func id() -> String  {
 }
     
     /**
-     * The public identity (what an admin adds to a ring).
+     * The public identity (what an admin adds to a ring). Not `public`: a keyword in Java
+     * and Swift.
      */
-open func `public`() -> PublicIdentity  {
+open func publicIdentity() -> PublicIdentity  {
     return try!  FfiConverterTypePublicIdentity_lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_dkm_uniffi_fn_method_identity_public(
+    uniffi_dkm_uniffi_fn_method_identity_public_identity(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2925,10 +2939,10 @@ public static func file(path: String) -> Store  {
      * with a change token, two append-only line streams, one atomic commit); heads, audit
      * records and every check stay in dkm. Its methods may be called from several threads
      * at once, and no lock of the host is held while they run (a method may itself call the
-     * host).
+     * host). Its `location()` is read once, here (a failure is `StoreUnavailable`).
      */
-public static func foreign(store: ForeignStore) -> Store  {
-    return try!  FfiConverterTypeStore_lift(try! rustCall() {
+public static func foreign(store: ForeignStore)throws  -> Store  {
+    return try  FfiConverterTypeStore_lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_constructor_store_foreign(
         FfiConverterTypeForeignStore_lower(store),uniffiCallStatus
@@ -2949,14 +2963,18 @@ public static func memory() -> Store  {
 }
     
     /**
-     * The store a `dkm --store` location names: a directory path or `file://PATH` (other
-     * schemes are `InvalidInput`: this library is built without the etcd client).
+     * The store a `dkm --store` location names: a directory path, `file://PATH`,
+     * `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` or `etcds://...` (docs/etcd.md; `password` is
+     * the etcd user's, never part of the URL). Connecting to etcd waits at most the URL's
+     * timeout (5 s by default) and fails `StoreUnavailable`; another `SCHEME:` is
+     * `InvalidInput`.
      */
-public static func `open`(location: String)throws  -> Store  {
+public static func `open`(location: String, password: String? = nil)throws  -> Store  {
     return try  FfiConverterTypeStore_lift(try rustCallWithError(FfiConverterTypeDkmError_lift) {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_constructor_store_open(
-        FfiConverterString.lower(location),uniffiCallStatus
+        FfiConverterString.lower(location),
+        FfiConverterOptionString.lower(password),uniffiCallStatus
     )
 })
 }
@@ -3036,6 +3054,165 @@ public func FfiConverterTypeStore_lower(_ value: Store) -> UInt64 {
 
 
 
+
+
+/**
+ * An opened secret and who sealed it. An object, not a record: its string form never shows
+ * the plaintext, and the plaintext kept here is wiped when the object is destroyed.
+ */
+public protocol UnsealedProtocol: AnyObject, Sendable {
+    
+    /**
+     * Who sealed it.
+     */
+    func origin()  -> Origin
+    
+    /**
+     * The plaintext (a copy in the foreign language's memory: dkm cannot wipe it).
+     */
+    func plaintext()  -> Data
+    
+}
+/**
+ * An opened secret and who sealed it. An object, not a record: its string form never shows
+ * the plaintext, and the plaintext kept here is wiped when the object is destroyed.
+ */
+open class Unsealed: UnsealedProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_dkm_uniffi_fn_clone_unsealed(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_dkm_uniffi_fn_free_unsealed(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Who sealed it.
+     */
+open func origin() -> Origin  {
+    return try!  FfiConverterTypeOrigin_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dkm_uniffi_fn_method_unsealed_origin(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The plaintext (a copy in the foreign language's memory: dkm cannot wipe it).
+     */
+open func plaintext() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dkm_uniffi_fn_method_unsealed_plaintext(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUnsealed: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Unsealed
+
+    public static func lift(_ handle: UInt64) throws -> Unsealed {
+        return Unsealed(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Unsealed) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Unsealed {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Unsealed, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUnsealed_lift(_ handle: UInt64) throws -> Unsealed {
+    return try FfiConverterTypeUnsealed.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUnsealed_lower(_ value: Unsealed) -> UInt64 {
+    return FfiConverterTypeUnsealed.lower(value)
+}
+
+
+
+
 /**
  * Lines to append to one stream of a [`Commit`].
  */
@@ -3048,7 +3225,7 @@ public struct Append: Equatable, Hashable {
      * The line count the write was computed from: the stream must still hold exactly this
      * many lines.
      */
-    public var expectedCount: UInt64
+    public var expectedCount: Int64
     /**
      * The lines, in order (JSON, no newline).
      */
@@ -3063,7 +3240,7 @@ public struct Append: Equatable, Hashable {
         /**
          * The line count the write was computed from: the stream must still hold exactly this
          * many lines.
-         */expectedCount: UInt64, 
+         */expectedCount: Int64, 
         /**
          * The lines, in order (JSON, no newline).
          */lines: [String]) {
@@ -3089,14 +3266,14 @@ public struct FfiConverterTypeAppend: FfiConverterRustBuffer {
         return
             try Append(
                 stream: FfiConverterTypeStream.read(from: &buf), 
-                expectedCount: FfiConverterUInt64.read(from: &buf), 
+                expectedCount: FfiConverterInt64.read(from: &buf), 
                 lines: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
     public static func write(_ value: Append, into buf: inout [UInt8]) {
         FfiConverterTypeStream.write(value.stream, into: &buf)
-        FfiConverterUInt64.write(value.expectedCount, into: &buf)
+        FfiConverterInt64.write(value.expectedCount, into: &buf)
         FfiConverterSequenceString.write(value.lines, into: &buf)
     }
 }
@@ -3317,9 +3494,9 @@ public struct LevelSpec {
      */
     public var name: String
     /**
-     * How many of its approvers must approve.
+     * How many of its approvers must approve (1 to their number).
      */
-    public var quorum: UInt8
+    public var quorum: Int32
     /**
      * Its approvers (members with the approver role).
      */
@@ -3332,8 +3509,8 @@ public struct LevelSpec {
          * The level's name (1-32 ASCII letters, digits, `-`, `_`, `.`).
          */name: String, 
         /**
-         * How many of its approvers must approve.
-         */quorum: UInt8, 
+         * How many of its approvers must approve (1 to their number).
+         */quorum: Int32, 
         /**
          * Its approvers (members with the approver role).
          */approvers: [PublicIdentity]) {
@@ -3359,14 +3536,14 @@ public struct FfiConverterTypeLevelSpec: FfiConverterRustBuffer {
         return
             try LevelSpec(
                 name: FfiConverterString.read(from: &buf), 
-                quorum: FfiConverterUInt8.read(from: &buf), 
+                quorum: FfiConverterInt32.read(from: &buf), 
                 approvers: FfiConverterSequenceTypePublicIdentity.read(from: &buf)
         )
     }
 
     public static func write(_ value: LevelSpec, into buf: inout [UInt8]) {
         FfiConverterString.write(value.name, into: &buf)
-        FfiConverterUInt8.write(value.quorum, into: &buf)
+        FfiConverterInt32.write(value.quorum, into: &buf)
         FfiConverterSequenceTypePublicIdentity.write(value.approvers, into: &buf)
     }
 }
@@ -3395,53 +3572,53 @@ public struct Policy: Equatable, Hashable {
     /**
      * Interval length of new epochs, in seconds.
      */
-    public var intervalSecs: UInt64
+    public var intervalSecs: Int64
     /**
      * Longest grant of elevated access, in seconds.
      */
-    public var maxGrantSecs: UInt64
+    public var maxGrantSecs: Int64
     /**
      * How far back a grant's scope may reach, in seconds.
      */
-    public var maxLookbackSecs: UInt64
+    public var maxLookbackSecs: Int64
     /**
      * How long a request stays open, in seconds.
      */
-    public var requestLifetimeSecs: UInt64
+    public var requestLifetimeSecs: Int64
     /**
      * Freshness: a key holder must run `maintain` within this many intervals of its last
      * write (at most 64).
      */
-    public var freshnessIntervals: UInt32
+    public var freshnessIntervals: Int32
     /**
      * A newly added approver counts only this long after the write that bound it, in
      * seconds.
      */
-    public var approverCooloffSecs: UInt64
+    public var approverCooloffSecs: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
          * Interval length of new epochs, in seconds.
-         */intervalSecs: UInt64, 
+         */intervalSecs: Int64, 
         /**
          * Longest grant of elevated access, in seconds.
-         */maxGrantSecs: UInt64, 
+         */maxGrantSecs: Int64, 
         /**
          * How far back a grant's scope may reach, in seconds.
-         */maxLookbackSecs: UInt64, 
+         */maxLookbackSecs: Int64, 
         /**
          * How long a request stays open, in seconds.
-         */requestLifetimeSecs: UInt64, 
+         */requestLifetimeSecs: Int64, 
         /**
          * Freshness: a key holder must run `maintain` within this many intervals of its last
          * write (at most 64).
-         */freshnessIntervals: UInt32, 
+         */freshnessIntervals: Int32, 
         /**
          * A newly added approver counts only this long after the write that bound it, in
          * seconds.
-         */approverCooloffSecs: UInt64) {
+         */approverCooloffSecs: Int64) {
         self.intervalSecs = intervalSecs
         self.maxGrantSecs = maxGrantSecs
         self.maxLookbackSecs = maxLookbackSecs
@@ -3466,22 +3643,22 @@ public struct FfiConverterTypePolicy: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Policy {
         return
             try Policy(
-                intervalSecs: FfiConverterUInt64.read(from: &buf), 
-                maxGrantSecs: FfiConverterUInt64.read(from: &buf), 
-                maxLookbackSecs: FfiConverterUInt64.read(from: &buf), 
-                requestLifetimeSecs: FfiConverterUInt64.read(from: &buf), 
-                freshnessIntervals: FfiConverterUInt32.read(from: &buf), 
-                approverCooloffSecs: FfiConverterUInt64.read(from: &buf)
+                intervalSecs: FfiConverterInt64.read(from: &buf), 
+                maxGrantSecs: FfiConverterInt64.read(from: &buf), 
+                maxLookbackSecs: FfiConverterInt64.read(from: &buf), 
+                requestLifetimeSecs: FfiConverterInt64.read(from: &buf), 
+                freshnessIntervals: FfiConverterInt32.read(from: &buf), 
+                approverCooloffSecs: FfiConverterInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: Policy, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.intervalSecs, into: &buf)
-        FfiConverterUInt64.write(value.maxGrantSecs, into: &buf)
-        FfiConverterUInt64.write(value.maxLookbackSecs, into: &buf)
-        FfiConverterUInt64.write(value.requestLifetimeSecs, into: &buf)
-        FfiConverterUInt32.write(value.freshnessIntervals, into: &buf)
-        FfiConverterUInt64.write(value.approverCooloffSecs, into: &buf)
+        FfiConverterInt64.write(value.intervalSecs, into: &buf)
+        FfiConverterInt64.write(value.maxGrantSecs, into: &buf)
+        FfiConverterInt64.write(value.maxLookbackSecs, into: &buf)
+        FfiConverterInt64.write(value.requestLifetimeSecs, into: &buf)
+        FfiConverterInt32.write(value.freshnessIntervals, into: &buf)
+        FfiConverterInt64.write(value.approverCooloffSecs, into: &buf)
     }
 }
 
@@ -3642,75 +3819,6 @@ public func FfiConverterTypeStoredRing_lower(_ value: StoredRing) -> RustBuffer 
 
 
 /**
- * An opened secret and who sealed it.
- */
-public struct Unsealed: Equatable, Hashable {
-    /**
-     * The plaintext.
-     */
-    public var plaintext: Data
-    /**
-     * Who sealed it.
-     */
-    public var origin: Origin
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The plaintext.
-         */plaintext: Data, 
-        /**
-         * Who sealed it.
-         */origin: Origin) {
-        self.plaintext = plaintext
-        self.origin = origin
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Unsealed: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeUnsealed: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Unsealed {
-        return
-            try Unsealed(
-                plaintext: FfiConverterData.read(from: &buf), 
-                origin: FfiConverterTypeOrigin.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Unsealed, into buf: inout [UInt8]) {
-        FfiConverterData.write(value.plaintext, into: &buf)
-        FfiConverterTypeOrigin.write(value.origin, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeUnsealed_lift(_ buf: RustBuffer) throws -> Unsealed {
-    return try FfiConverterTypeUnsealed.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeUnsealed_lower(_ value: Unsealed) -> RustBuffer {
-    return FfiConverterTypeUnsealed.lower(value)
-}
-
-
-/**
  * What a governance verb did.
  */
 
@@ -3723,7 +3831,7 @@ public enum ChangeOutcome: Equatable, Hashable {
     case applied(
         /**
          * The governance version.
-         */version: UInt64, 
+         */version: Int64, 
         /**
          * Key holders must still carry it out.
          */pending: Bool
@@ -3757,7 +3865,7 @@ public struct FfiConverterTypeChangeOutcome: FfiConverterRustBuffer {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .applied(version: try FfiConverterUInt64.read(from: &buf), pending: try FfiConverterBool.read(from: &buf)
+        case 1: return .applied(version: try FfiConverterInt64.read(from: &buf), pending: try FfiConverterBool.read(from: &buf)
         )
         
         case 2: return .requested(request: try FfiConverterString.read(from: &buf)
@@ -3773,7 +3881,7 @@ public struct FfiConverterTypeChangeOutcome: FfiConverterRustBuffer {
         
         case let .applied(version,pending):
             writeInt(&buf, Int32(1))
-            FfiConverterUInt64.write(version, into: &buf)
+            FfiConverterInt64.write(version, into: &buf)
             FfiConverterBool.write(pending, into: &buf)
             
         
@@ -4413,8 +4521,8 @@ public func FfiConverterTypeStream_lower(_ value: Stream) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         guard let value = value else {
@@ -4422,13 +4530,13 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
             return
         }
         writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
+        FfiConverterInt32.write(value, into: &buf)
     }
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
+        case 1: return try FfiConverterInt32.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4605,23 +4713,23 @@ fileprivate struct FfiConverterOptionTypeStoredRing: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = [UInt32]
+fileprivate struct FfiConverterSequenceInt64: FfiConverterRustBuffer {
+    typealias SwiftType = [Int64]
 
-    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+    public static func write(_ value: [Int64], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterUInt32.write(item, into: &buf)
+            FfiConverterInt64.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Int64] {
         let len: Int32 = try readInt(&buf)
-        var seq = [UInt32]()
+        var seq = [Int64]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterUInt32.read(from: &buf))
+            seq.append(try FfiConverterInt64.read(from: &buf))
         }
         return seq
     }
@@ -4742,8 +4850,8 @@ public func defaultPolicy() -> Policy  {
  * The stable code of the error kind `name` (`"Tampered"` is 5; SPEC §9), or `None` for a
  * name that is not a kind.
  */
-public func errorCode(name: String) -> UInt32?  {
-    return try!  FfiConverterOptionUInt32.lift(try! rustCall() {
+public func errorCode(name: String) -> Int32?  {
+    return try!  FfiConverterOptionInt32.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_dkm_uniffi_fn_func_error_code(
         FfiConverterString.lower(name),uniffiCallStatus
@@ -4779,7 +4887,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_func_default_policy() != 25640) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_func_error_code() != 27432) {
+    if (uniffi_dkm_uniffi_checksum_func_error_code() != 29644) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_func_version() != 6527) {
@@ -4788,7 +4896,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_method_host_add_member() != 11784) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_host_apply() != 64148) {
+    if (uniffi_dkm_uniffi_checksum_method_host_apply() != 18398) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_host_approve() != 40928) {
@@ -4833,13 +4941,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_method_host_rename_ring() != 34245) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_host_request_access() != 45241) {
+    if (uniffi_dkm_uniffi_checksum_method_host_request_access() != 63550) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_host_requests() != 41279) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_host_revoke_epoch() != 20022) {
+    if (uniffi_dkm_uniffi_checksum_method_host_revoke_epoch() != 11493) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_host_revoke_grant() != 51582) {
@@ -4869,16 +4977,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_method_host_store() != 60787) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_host_unseal() != 21961) {
+    if (uniffi_dkm_uniffi_checksum_method_host_unseal() != 42363) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant() != 37865) {
+    if (uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant() != 1315) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_dkm_uniffi_checksum_method_unsealed_origin() != 34837) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_dkm_uniffi_checksum_method_unsealed_plaintext() != 35789) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_identity_id() != 19176) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_identity_public() != 13877) {
+    if (uniffi_dkm_uniffi_checksum_method_identity_public_identity() != 21624) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_identity_save() != 20742) {
@@ -4911,22 +5025,22 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_method_foreignstore_ring() != 62581) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_foreignstore_line_count() != 60402) {
+    if (uniffi_dkm_uniffi_checksum_method_foreignstore_line_count() != 19987) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_foreignstore_last_line() != 34493) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_foreignstore_lines_from() != 64486) {
+    if (uniffi_dkm_uniffi_checksum_method_foreignstore_lines_from() != 42489) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_foreignstore_commit() != 6392) {
+    if (uniffi_dkm_uniffi_checksum_method_foreignstore_commit() != 2905) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_foreignstore_names() != 22834) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_method_foreignstore_location() != 7611) {
+    if (uniffi_dkm_uniffi_checksum_method_foreignstore_location() != 2816) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_method_store_location() != 28953) {
@@ -4971,13 +5085,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_dkm_uniffi_checksum_constructor_store_file() != 1599) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_constructor_store_foreign() != 35469) {
+    if (uniffi_dkm_uniffi_checksum_constructor_store_foreign() != 23660) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_dkm_uniffi_checksum_constructor_store_memory() != 44499) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_dkm_uniffi_checksum_constructor_store_open() != 38769) {
+    if (uniffi_dkm_uniffi_checksum_constructor_store_open() != 35226) {
         return InitializationResult.apiChecksumMismatch
     }
 

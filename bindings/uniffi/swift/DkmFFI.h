@@ -252,7 +252,7 @@ typedef void (*UniffiCallbackInterfaceForeignStoreMethod0)(uint64_t, RustBuffer,
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD1
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD1
-typedef void (*UniffiCallbackInterfaceForeignStoreMethod1)(uint64_t, RustBuffer, RustBuffer, uint64_t* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceForeignStoreMethod1)(uint64_t, RustBuffer, RustBuffer, int64_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -266,14 +266,14 @@ typedef void (*UniffiCallbackInterfaceForeignStoreMethod2)(uint64_t, RustBuffer,
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD3
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD3
-typedef void (*UniffiCallbackInterfaceForeignStoreMethod3)(uint64_t, RustBuffer, RustBuffer, uint64_t, RustBuffer* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceForeignStoreMethod3)(uint64_t, RustBuffer, RustBuffer, int64_t, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
 #endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD4
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_FOREIGN_STORE_METHOD4
-typedef void (*UniffiCallbackInterfaceForeignStoreMethod4)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+typedef void (*UniffiCallbackInterfaceForeignStoreMethod4)(uint64_t, RustBuffer, RustBuffer, int8_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
 
@@ -350,7 +350,7 @@ RustBuffer uniffi_dkm_uniffi_fn_method_host_add_member(uint64_t ptr, RustBuffer 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_APPLY
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_APPLY
-uint64_t uniffi_dkm_uniffi_fn_method_host_apply(uint64_t ptr, RustBuffer ring, RustBuffer request, uint64_t by, RustCallStatus *_Nonnull out_status
+int64_t uniffi_dkm_uniffi_fn_method_host_apply(uint64_t ptr, RustBuffer ring, RustBuffer request, uint64_t by, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_APPROVE
@@ -425,7 +425,7 @@ RustBuffer uniffi_dkm_uniffi_fn_method_host_rename_ring(uint64_t ptr, RustBuffer
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REQUEST_ACCESS
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REQUEST_ACCESS
-RustBuffer uniffi_dkm_uniffi_fn_method_host_request_access(uint64_t ptr, RustBuffer ring, RustBuffer reason, uint64_t duration_secs, uint64_t by, RustBuffer since, RustBuffer epochs, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_dkm_uniffi_fn_method_host_request_access(uint64_t ptr, RustBuffer ring, RustBuffer reason, int64_t duration_secs, uint64_t by, RustBuffer since, RustBuffer epochs, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REQUESTS
@@ -435,7 +435,7 @@ RustBuffer uniffi_dkm_uniffi_fn_method_host_requests(uint64_t ptr, RustBuffer ri
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REVOKE_EPOCH
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REVOKE_EPOCH
-RustBuffer uniffi_dkm_uniffi_fn_method_host_revoke_epoch(uint64_t ptr, RustBuffer ring, uint32_t epoch, uint64_t by, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_dkm_uniffi_fn_method_host_revoke_epoch(uint64_t ptr, RustBuffer ring, int64_t epoch, uint64_t by, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_REVOKE_GRANT
@@ -485,12 +485,37 @@ uint64_t uniffi_dkm_uniffi_fn_method_host_store(uint64_t ptr, RustCallStatus *_N
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_UNSEAL
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_UNSEAL
-RustBuffer uniffi_dkm_uniffi_fn_method_host_unseal(uint64_t ptr, RustBuffer ring, RustBuffer sealed, RustBuffer context, uint64_t by, int8_t accept_seal_only, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_dkm_uniffi_fn_method_host_unseal(uint64_t ptr, RustBuffer ring, RustBuffer sealed, RustBuffer context, uint64_t by, int8_t accept_seal_only, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_UNSEAL_WITH_GRANT
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_HOST_UNSEAL_WITH_GRANT
-RustBuffer uniffi_dkm_uniffi_fn_method_host_unseal_with_grant(uint64_t ptr, RustBuffer ring, RustBuffer grant, RustBuffer sealed, RustBuffer context, uint64_t by, int8_t accept_seal_only, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_dkm_uniffi_fn_method_host_unseal_with_grant(uint64_t ptr, RustBuffer ring, RustBuffer grant, RustBuffer sealed, RustBuffer context, uint64_t by, int8_t accept_seal_only, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_CLONE_UNSEALED
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_CLONE_UNSEALED
+uint64_t uniffi_dkm_uniffi_fn_clone_unsealed(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_FREE_UNSEALED
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_FREE_UNSEALED
+void uniffi_dkm_uniffi_fn_free_unsealed(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_ORIGIN
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_ORIGIN
+RustBuffer uniffi_dkm_uniffi_fn_method_unsealed_origin(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_PLAINTEXT
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_PLAINTEXT
+RustBuffer uniffi_dkm_uniffi_fn_method_unsealed_plaintext(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_UNSEALED_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_CLONE_IDENTITY
@@ -524,9 +549,9 @@ uint64_t uniffi_dkm_uniffi_fn_constructor_identity_load(RustBuffer path, RustCal
 RustBuffer uniffi_dkm_uniffi_fn_method_identity_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_IDENTITY_PUBLIC
-#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_IDENTITY_PUBLIC
-uint64_t uniffi_dkm_uniffi_fn_method_identity_public(uint64_t ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_IDENTITY_PUBLIC_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_IDENTITY_PUBLIC_IDENTITY
+uint64_t uniffi_dkm_uniffi_fn_method_identity_public_identity(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_IDENTITY_SAVE
@@ -673,7 +698,7 @@ RustBuffer uniffi_dkm_uniffi_fn_method_foreignstore_ring(uint64_t ptr, RustBuffe
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_LINE_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_LINE_COUNT
-uint64_t uniffi_dkm_uniffi_fn_method_foreignstore_line_count(uint64_t ptr, RustBuffer name, RustBuffer stream, RustCallStatus *_Nonnull out_status
+int64_t uniffi_dkm_uniffi_fn_method_foreignstore_line_count(uint64_t ptr, RustBuffer name, RustBuffer stream, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_LAST_LINE
@@ -683,12 +708,12 @@ RustBuffer uniffi_dkm_uniffi_fn_method_foreignstore_last_line(uint64_t ptr, Rust
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_LINES_FROM
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_LINES_FROM
-RustBuffer uniffi_dkm_uniffi_fn_method_foreignstore_lines_from(uint64_t ptr, RustBuffer name, RustBuffer stream, uint64_t from, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_dkm_uniffi_fn_method_foreignstore_lines_from(uint64_t ptr, RustBuffer name, RustBuffer stream, int64_t from, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_COMMIT
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_COMMIT
-void uniffi_dkm_uniffi_fn_method_foreignstore_commit(uint64_t ptr, RustBuffer name, RustBuffer commit, RustCallStatus *_Nonnull out_status
+int8_t uniffi_dkm_uniffi_fn_method_foreignstore_commit(uint64_t ptr, RustBuffer name, RustBuffer commit, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_FOREIGNSTORE_NAMES
@@ -729,7 +754,7 @@ uint64_t uniffi_dkm_uniffi_fn_constructor_store_memory(RustCallStatus *_Nonnull 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_CONSTRUCTOR_STORE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_CONSTRUCTOR_STORE_OPEN
-uint64_t uniffi_dkm_uniffi_fn_constructor_store_open(RustBuffer location, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_dkm_uniffi_fn_constructor_store_open(RustBuffer location, RustBuffer password, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_FN_METHOD_STORE_LOCATION
@@ -1217,15 +1242,27 @@ uint16_t uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_UNSEALED_ORIGIN
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_UNSEALED_ORIGIN
+uint16_t uniffi_dkm_uniffi_checksum_method_unsealed_origin(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_UNSEALED_PLAINTEXT
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_UNSEALED_PLAINTEXT
+uint16_t uniffi_dkm_uniffi_checksum_method_unsealed_plaintext(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_ID
 #define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_ID
 uint16_t uniffi_dkm_uniffi_checksum_method_identity_id(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_PUBLIC
-#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_PUBLIC
-uint16_t uniffi_dkm_uniffi_checksum_method_identity_public(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_PUBLIC_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_DKM_UNIFFI_CHECKSUM_METHOD_IDENTITY_PUBLIC_IDENTITY
+uint16_t uniffi_dkm_uniffi_checksum_method_identity_public_identity(void
     
 );
 #endif

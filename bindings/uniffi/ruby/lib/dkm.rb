@@ -395,26 +395,6 @@ private_constant :UniffiHandleMap
     end
   end
 
-  # The Record type Unsealed.
-
-  def self.check_lower_TypeUnsealed(v)
-    
-    RustBuffer.check_lower_TypeOrigin(v.origin)
-  end
-
-  def self.alloc_from_TypeUnsealed(v)
-    RustBuffer.allocWithBuilder do |builder|
-      builder.write_TypeUnsealed(v)
-      return builder.finalize
-    end
-  end
-
-  def consume_into_TypeUnsealed
-    consumeWithStream do |stream|
-      return stream.read_TypeUnsealed
-    end
-  end
-
   # The Enum type ChangeOutcome.
 
   def self.check_lower_TypeChangeOutcome(v)
@@ -532,24 +512,24 @@ private_constant :UniffiHandleMap
   end
   
 
-  # The Optional<T> type for u32.
+  # The Optional<T> type for i32.
 
-  def self.check_lower_Optionalu32(v)
+  def self.check_lower_Optionali32(v)
     if !v.nil?
       
     end
   end
 
-  def self.alloc_from_Optionalu32(v)
+  def self.alloc_from_Optionali32(v)
     RustBuffer.allocWithBuilder do |builder|
-      builder.write_Optionalu32(v)
+      builder.write_Optionali32(v)
       return builder.finalize()
     end
   end
 
-  def consume_into_Optionalu32
+  def consume_into_Optionali32
     consumeWithStream do |stream|
-      return stream.read_Optionalu32
+      return stream.read_Optionali32
     end
   end
 
@@ -700,24 +680,24 @@ private_constant :UniffiHandleMap
     end
   end
 
-  # The Sequence<T> type for u32.
+  # The Sequence<T> type for i64.
 
-  def self.check_lower_Sequenceu32(v)
+  def self.check_lower_Sequencei64(v)
     v.each do |item|
       
     end
   end
 
-  def self.alloc_from_Sequenceu32(v)
+  def self.alloc_from_Sequencei64(v)
     RustBuffer.allocWithBuilder do |builder|
-      builder.write_Sequenceu32(v)
+      builder.write_Sequencei64(v)
       return builder.finalize()
     end
   end
 
-  def consume_into_Sequenceu32
+  def consume_into_Sequencei64
     consumeWithStream do |stream|
-      return stream.read_Sequenceu32
+      return stream.read_Sequencei64
     end
   end
 
@@ -851,16 +831,16 @@ class RustBufferStream
     data
   end
 
-  def read_u8
-    unpack_from 1, 'c'
-  end
-
-  def read_u32
-    unpack_from 4, 'L>'
+  def read_i32
+    unpack_from 4, 'l>'
   end
 
   def read_u64
     unpack_from 8, 'Q>'
+  end
+
+  def read_i64
+    unpack_from 8, 'q>'
   end
 
   def read_bool
@@ -967,12 +947,19 @@ class RustBufferStream
     return Store.uniffi_lift(handle)
   end
 
+  # The Object type Unsealed.
+
+  def read_TypeUnsealed
+    handle = unpack_from 8, 'Q>'
+    return Unsealed.uniffi_lift(handle)
+  end
+
   # The Record type Append.
 
   def read_TypeAppend
     Append.new(
       stream: read_TypeStream,
-      expected_count: read_u64,
+      expected_count: read_i64,
       lines: read_Sequencestring
     )
   end
@@ -1005,7 +992,7 @@ class RustBufferStream
   def read_TypeLevelSpec
     LevelSpec.new(
       name: read_string,
-      quorum: read_u8,
+      quorum: read_i32,
       approvers: read_SequenceTypePublicIdentity
     )
   end
@@ -1014,12 +1001,12 @@ class RustBufferStream
 
   def read_TypePolicy
     Policy.new(
-      interval_secs: read_u64,
-      max_grant_secs: read_u64,
-      max_lookback_secs: read_u64,
-      request_lifetime_secs: read_u64,
-      freshness_intervals: read_u32,
-      approver_cooloff_secs: read_u64
+      interval_secs: read_i64,
+      max_grant_secs: read_i64,
+      max_lookback_secs: read_i64,
+      request_lifetime_secs: read_i64,
+      freshness_intervals: read_i32,
+      approver_cooloff_secs: read_i64
     )
   end
 
@@ -1041,15 +1028,6 @@ class RustBufferStream
     )
   end
 
-  # The Record type Unsealed.
-
-  def read_TypeUnsealed
-    Unsealed.new(
-      plaintext: read_bytes,
-      origin: read_TypeOrigin
-    )
-  end
-
   
   
   # The Enum type ChangeOutcome.
@@ -1059,7 +1037,7 @@ class RustBufferStream
     
     if variant == 1
         return ChangeOutcome::APPLIED.new(
-            version: self.read_u64(),
+            version: self.read_i64(),
             pending: self.read_bool()
         )
     end
@@ -1262,17 +1240,17 @@ class RustBufferStream
   
 
   
-  # The Optional<T> type for u32.
+  # The Optional<T> type for i32.
 
-  def read_Optionalu32
+  def read_Optionali32
     flag = unpack_from 1, 'c'
 
     if flag == 0
       return nil
     elsif flag == 1
-      return read_u32
+      return read_i32
     else
-      raise InternalError, 'Unexpected flag byte for Optionalu32'
+      raise InternalError, 'Unexpected flag byte for Optionali32'
     end
   end
 
@@ -1381,9 +1359,9 @@ class RustBufferStream
     end
   end
 
-  # The Sequence<T> type for u32.
+  # The Sequence<T> type for i64.
 
-  def read_Sequenceu32
+  def read_Sequencei64
     count = unpack_from 4, 'l>'
 
     raise InternalError, 'Unexpected negative sequence length' if count.negative?
@@ -1391,7 +1369,7 @@ class RustBufferStream
     items = []
 
     count.times do
-      items.append read_u32
+      items.append read_i64
     end
 
     items
@@ -1507,19 +1485,19 @@ class RustBufferBuilder
     end
   end
 
-  def write_u8(v)
-    v = ::Dkm::uniffi_in_range(v, "u8", 0, 2**8)
-    pack_into(1, 'c', v)
-  end
-
-  def write_u32(v)
-    v = ::Dkm::uniffi_in_range(v, "u32", 0, 2**32)
-    pack_into(4, 'L>', v)
+  def write_i32(v)
+    v = ::Dkm::uniffi_in_range(v, "i32", -2**31, 2**31)
+    pack_into(4, 'l>', v)
   end
 
   def write_u64(v)
     v = ::Dkm::uniffi_in_range(v, "u64", 0, 2**64)
     pack_into(8, 'Q>', v)
+  end
+
+  def write_i64(v)
+    v = ::Dkm::uniffi_in_range(v, "i64", -2**63, 2**63)
+    pack_into(8, 'q>', v)
   end
 
   def write_bool(v)
@@ -1618,11 +1596,18 @@ class RustBufferBuilder
     pack_into(8, 'Q>', handle)
   end
 
+  # The Object type Unsealed.
+
+  def write_TypeUnsealed(obj)
+    handle = Unsealed.uniffi_lower obj
+    pack_into(8, 'Q>', handle)
+  end
+
   # The Record type Append.
 
   def write_TypeAppend(v)
     self.write_TypeStream(v.stream)
-    self.write_u64(v.expected_count)
+    self.write_i64(v.expected_count)
     self.write_Sequencestring(v.lines)
   end
 
@@ -1649,19 +1634,19 @@ class RustBufferBuilder
 
   def write_TypeLevelSpec(v)
     self.write_string(v.name)
-    self.write_u8(v.quorum)
+    self.write_i32(v.quorum)
     self.write_SequenceTypePublicIdentity(v.approvers)
   end
 
   # The Record type Policy.
 
   def write_TypePolicy(v)
-    self.write_u64(v.interval_secs)
-    self.write_u64(v.max_grant_secs)
-    self.write_u64(v.max_lookback_secs)
-    self.write_u64(v.request_lifetime_secs)
-    self.write_u32(v.freshness_intervals)
-    self.write_u64(v.approver_cooloff_secs)
+    self.write_i64(v.interval_secs)
+    self.write_i64(v.max_grant_secs)
+    self.write_i64(v.max_lookback_secs)
+    self.write_i64(v.request_lifetime_secs)
+    self.write_i32(v.freshness_intervals)
+    self.write_i64(v.approver_cooloff_secs)
   end
 
   # The Record type RingWrite.
@@ -1678,19 +1663,12 @@ class RustBufferBuilder
     self.write_string(v.token)
   end
 
-  # The Record type Unsealed.
-
-  def write_TypeUnsealed(v)
-    self.write_bytes(v.plaintext)
-    self.write_TypeOrigin(v.origin)
-  end
-
   # The Enum type ChangeOutcome.
 
   def write_TypeChangeOutcome(v)
     if v.applied?
       pack_into(4, 'l>', 1)
-        self.write_u64(v.version)
+        self.write_i64(v.version)
         self.write_bool(v.pending)
     end
     if v.requested?
@@ -1833,14 +1811,14 @@ class RustBufferBuilder
  end
   
 
-  # The Optional<T> type for u32.
+  # The Optional<T> type for i32.
 
-  def write_Optionalu32(v)
+  def write_Optionali32(v)
     if v.nil?
       pack_into(1, 'c', 0)
     else
       pack_into(1, 'c', 1)
-      self.write_u32(v)
+      self.write_i32(v)
     end
   end
 
@@ -1921,13 +1899,13 @@ class RustBufferBuilder
     end
   end
 
-  # The Sequence<T> type for u32.
+  # The Sequence<T> type for i64.
 
-  def write_Sequenceu32(items)
+  def write_Sequencei64(items)
     pack_into(4, 'l>', items.size)
 
     items.each do |item|
-      self.write_u32(item)
+      self.write_i64(item)
     end
   end
 
@@ -2328,7 +2306,7 @@ module UniFFILib
     :void
   
   callback :CallbackInterfaceForeignStoreMethod3,
-    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :uint64, :pointer, RustCallStatus.by_ref],
+    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :int64, :pointer, RustCallStatus.by_ref],
     :void
   
   callback :CallbackInterfaceForeignStoreMethod4,
@@ -2391,7 +2369,7 @@ module UniFFILib
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_apply,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, :uint64, RustCallStatus.by_ref],
-    :uint64
+    :int64
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_approve,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustBuffer.by_value, :uint64, RustCallStatus.by_ref],
@@ -2450,7 +2428,7 @@ module UniFFILib
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_request_access,
-    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :uint64, :uint64, RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
+    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :int64, :uint64, RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_requests,
@@ -2458,7 +2436,7 @@ module UniFFILib
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_revoke_epoch,
-    [:uint64, RustBuffer.by_value, :uint32, :uint64, RustCallStatus.by_ref],
+    [:uint64, RustBuffer.by_value, :int64, :uint64, RustCallStatus.by_ref],
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_revoke_grant,
@@ -2499,10 +2477,30 @@ module UniFFILib
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_unseal,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustBuffer.by_value, :uint64, :int8, RustCallStatus.by_ref],
-    RustBuffer.by_value
+    :uint64
   
   attach_function :uniffi_dkm_uniffi_fn_method_host_unseal_with_grant,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustBuffer.by_value, RustBuffer.by_value, :uint64, :int8, RustCallStatus.by_ref],
+    :uint64
+  
+  attach_function :uniffi_dkm_uniffi_fn_clone_unsealed,
+    [:uint64, RustCallStatus.by_ref],
+    :uint64
+  
+  attach_function :uniffi_dkm_uniffi_fn_free_unsealed,
+    [:uint64, RustCallStatus.by_ref],
+    :void
+  
+  attach_function :uniffi_dkm_uniffi_fn_method_unsealed_origin,
+    [:uint64, RustCallStatus.by_ref],
+    RustBuffer.by_value
+  
+  attach_function :uniffi_dkm_uniffi_fn_method_unsealed_plaintext,
+    [:uint64, RustCallStatus.by_ref],
+    RustBuffer.by_value
+  
+  attach_function :uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display,
+    [:uint64, RustCallStatus.by_ref],
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_clone_identity,
@@ -2529,7 +2527,7 @@ module UniFFILib
     [:uint64, RustCallStatus.by_ref],
     RustBuffer.by_value
   
-  attach_function :uniffi_dkm_uniffi_fn_method_identity_public,
+  attach_function :uniffi_dkm_uniffi_fn_method_identity_public_identity,
     [:uint64, RustCallStatus.by_ref],
     :uint64
   
@@ -2647,19 +2645,19 @@ module UniFFILib
   
   attach_function :uniffi_dkm_uniffi_fn_method_foreignstore_line_count,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
-    :uint64
+    :int64
   
   attach_function :uniffi_dkm_uniffi_fn_method_foreignstore_last_line,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_foreignstore_lines_from,
-    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :uint64, RustCallStatus.by_ref],
+    [:uint64, RustBuffer.by_value, RustBuffer.by_value, :int64, RustCallStatus.by_ref],
     RustBuffer.by_value
   
   attach_function :uniffi_dkm_uniffi_fn_method_foreignstore_commit,
     [:uint64, RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
-    :void
+    :int8
   
   attach_function :uniffi_dkm_uniffi_fn_method_foreignstore_names,
     [:uint64, RustCallStatus.by_ref],
@@ -2690,7 +2688,7 @@ module UniFFILib
     :uint64
   
   attach_function :uniffi_dkm_uniffi_fn_constructor_store_open,
-    [RustBuffer.by_value, RustCallStatus.by_ref],
+    [RustBuffer.by_value, RustBuffer.by_value, RustCallStatus.by_ref],
     :uint64
   
   attach_function :uniffi_dkm_uniffi_fn_method_store_location,
@@ -3053,11 +3051,19 @@ module UniFFILib
     [],
     :uint16
   
+  attach_function :uniffi_dkm_uniffi_checksum_method_unsealed_origin,
+    [],
+    :uint16
+  
+  attach_function :uniffi_dkm_uniffi_checksum_method_unsealed_plaintext,
+    [],
+    :uint16
+  
   attach_function :uniffi_dkm_uniffi_checksum_method_identity_id,
     [],
     :uint16
   
-  attach_function :uniffi_dkm_uniffi_checksum_method_identity_public,
+  attach_function :uniffi_dkm_uniffi_checksum_method_identity_public_identity,
     [],
     :uint16
   
@@ -3440,28 +3446,6 @@ class Policy
   
 end
   
-  # Record type Unsealed
-class Unsealed
-  attr_reader :plaintext, :origin
-
-  def initialize(plaintext:, origin:)
-    @plaintext = plaintext
-    @origin = origin
-  end
-
-  def ==(other)
-    if @plaintext != other.plaintext
-      return false
-    end
-    if @origin != other.origin
-      return false
-    end
-
-    true
-  end
-  
-end
-  
   # Record type Append
 class Append
   attr_reader :stream, :expected_count, :lines
@@ -3576,7 +3560,7 @@ def self.error_code(name)
     
     
   result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_func_error_code,RustBuffer.alloc_from_string(name))
-  return result.consume_into_Optionalu32
+  return result.consume_into_Optionali32
 end
 
 
@@ -3857,15 +3841,15 @@ end
         
         reason = ::Dkm::uniffi_utf8(reason)
         
-        duration_secs = ::Dkm::uniffi_in_range(duration_secs, "u64", 0, 2**64)
+        duration_secs = ::Dkm::uniffi_in_range(duration_secs, "i64", -2**63, 2**63)
         
         by = by
         (Identity.uniffi_check_lower by)
         since = (since ? since : nil)
         RustBuffer.check_lower_OptionalTimestamp(since)
-        epochs = epochs.map { |v| ::Dkm::uniffi_in_range(v, "u32", 0, 2**32) }
-        RustBuffer.check_lower_Sequenceu32(epochs)
-    result = ::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_method_host_request_access,uniffi_clone_handle(),RustBuffer.alloc_from_string(ring),RustBuffer.alloc_from_string(reason),duration_secs,(Identity.uniffi_lower by),RustBuffer.alloc_from_OptionalTimestamp(since),RustBuffer.alloc_from_Sequenceu32(epochs))
+        epochs = epochs.map { |v| ::Dkm::uniffi_in_range(v, "i64", -2**63, 2**63) }
+        RustBuffer.check_lower_Sequencei64(epochs)
+    result = ::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_method_host_request_access,uniffi_clone_handle(),RustBuffer.alloc_from_string(ring),RustBuffer.alloc_from_string(reason),duration_secs,(Identity.uniffi_lower by),RustBuffer.alloc_from_OptionalTimestamp(since),RustBuffer.alloc_from_Sequencei64(epochs))
     return result.consume_into_string
   end
   def requests(ring)
@@ -3877,7 +3861,7 @@ end
   def revoke_epoch(ring, epoch, by)
         ring = ::Dkm::uniffi_utf8(ring)
         
-        epoch = ::Dkm::uniffi_in_range(epoch, "u32", 0, 2**32)
+        epoch = ::Dkm::uniffi_in_range(epoch, "i64", -2**63, 2**63)
         
         by = by
         (Identity.uniffi_check_lower by)
@@ -3980,7 +3964,7 @@ end
         accept_seal_only = accept_seal_only ? true : false
         
     result = ::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_method_host_unseal,uniffi_clone_handle(),RustBuffer.alloc_from_string(ring),RustBuffer.alloc_from_bytes(sealed),RustBuffer.alloc_from_bytes(context),(Identity.uniffi_lower by),(accept_seal_only ? 1 : 0))
-    return result.consume_into_TypeUnsealed
+    return Unsealed.uniffi_lift(result)
   end
   def unseal_with_grant(ring, grant, sealed, context, by, accept_seal_only = true)
         ring = ::Dkm::uniffi_utf8(ring)
@@ -3996,9 +3980,76 @@ end
         accept_seal_only = accept_seal_only ? true : false
         
     result = ::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_method_host_unseal_with_grant,uniffi_clone_handle(),RustBuffer.alloc_from_string(ring),RustBuffer.alloc_from_string(grant),RustBuffer.alloc_from_bytes(sealed),RustBuffer.alloc_from_bytes(context),(Identity.uniffi_lower by),(accept_seal_only ? 1 : 0))
-    return result.consume_into_TypeUnsealed
+    return Unsealed.uniffi_lift(result)
   end
   
+end
+  
+  class Unsealed
+
+  # A private helper for initializing instances of the class from a raw handle,
+  # bypassing any initialization logic and ensuring they are GC'd properly.
+  def self.uniffi_allocate(handle)
+    inst = allocate
+    inst.instance_variable_set :@handle, handle
+    ObjectSpace.define_finalizer(inst, uniffi_define_finalizer_by_handle(handle, inst.object_id))
+    return inst
+  end
+
+  # A private helper for registering an object finalizer.
+  # N.B. it's important that this does not capture a reference
+  # to the actual instance, only its underlying handle.
+  def self.uniffi_define_finalizer_by_handle(handle, object_id)
+    Proc.new do |_id|
+      ::Dkm.rust_call(
+        :uniffi_dkm_uniffi_fn_free_unsealed,
+        handle
+      )
+    end
+  end
+  # A private helper for lowering instances into a raw handle.
+  # This does an explicit typecheck, because accidentally lowering a different type of
+  # object in a place where this type is expected, could lead to memory unsafety.
+  def self.uniffi_check_lower(inst)
+    if !inst.is_a? self
+      raise TypeError.new "Expected a Unsealed instance, got #{inst}"
+    end
+  end
+
+  def uniffi_clone_handle()
+    return ::Dkm.rust_call(
+      :uniffi_dkm_uniffi_fn_clone_unsealed,
+      @handle
+    )
+  end
+
+  def self.uniffi_lower(inst)
+    return inst.uniffi_clone_handle()
+  end
+
+  def self.uniffi_lift(handle)
+    uniffi_allocate handle
+  end
+
+  
+
+  def origin()
+    result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_unsealed_origin,uniffi_clone_handle(),)
+    return result.consume_into_TypeOrigin
+  end
+  def plaintext()
+    result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_unsealed_plaintext,uniffi_clone_handle(),)
+    return result.consume_into_bytes
+  end
+  
+# The Rust `Display::fmt` implementation.
+def to_s
+  result = ::Dkm.rust_call(
+    :uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display,
+    (Unsealed.uniffi_lower self)
+  )
+  result.consume_into_string
+end
 end
   
   class Identity
@@ -4078,8 +4129,8 @@ end
     result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_identity_id,uniffi_clone_handle(),)
     return result.consume_into_string
   end
-  def public()
-    result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_identity_public,uniffi_clone_handle(),)
+  def public_identity()
+    result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_identity_public_identity,uniffi_clone_handle(),)
     return PublicIdentity.uniffi_lift(result)
   end
   def save(path, name)
@@ -4472,7 +4523,7 @@ end
         
         stream = stream
         RustBuffer.check_lower_TypeStream(stream)
-        from = ::Dkm::uniffi_in_range(from, "u64", 0, 2**64)
+        from = ::Dkm::uniffi_in_range(from, "i64", -2**63, 2**63)
         
     result = ::Dkm.rust_call_with_error(ForeignError,:uniffi_dkm_uniffi_fn_method_foreignstore_lines_from,uniffi_clone_handle(),RustBuffer.alloc_from_string(name),RustBuffer.alloc_from_TypeStream(stream),from)
     return result.consume_into_Sequencestring
@@ -4482,15 +4533,15 @@ end
         
         commit = commit
         RustBuffer.check_lower_TypeCommit(commit)
-      ::Dkm.rust_call_with_error(ForeignError,:uniffi_dkm_uniffi_fn_method_foreignstore_commit,uniffi_clone_handle(),RustBuffer.alloc_from_string(name),RustBuffer.alloc_from_TypeCommit(commit))
+    result = ::Dkm.rust_call_with_error(ForeignError,:uniffi_dkm_uniffi_fn_method_foreignstore_commit,uniffi_clone_handle(),RustBuffer.alloc_from_string(name),RustBuffer.alloc_from_TypeCommit(commit))
+    return 1 == result
   end
-  
   def names()
     result = ::Dkm.rust_call_with_error(ForeignError,:uniffi_dkm_uniffi_fn_method_foreignstore_names,uniffi_clone_handle(),)
     return result.consume_into_Sequencestring
   end
   def location()
-    result = ::Dkm.rust_call(:uniffi_dkm_uniffi_fn_method_foreignstore_location,uniffi_clone_handle(),)
+    result = ::Dkm.rust_call_with_error(ForeignError,:uniffi_dkm_uniffi_fn_method_foreignstore_location,uniffi_clone_handle(),)
     return result.consume_into_string
   end
   
@@ -4534,7 +4585,7 @@ module UniffiCallbackInterfaceForeignStore
     end
     write_return_value = Proc.new do |v|
       lowered = v
-      uniffi_out_return.write_uint64(lowered)
+      uniffi_out_return.write_int64(lowered)
     end
     ::Dkm.uniffi_trait_interface_call(
       uniffi_call_status,
@@ -4604,8 +4655,10 @@ module UniffiCallbackInterfaceForeignStore
         commit.consume_into_TypeCommit
       )
     end
-    # No return value, so do nothing
-    write_return_value = Proc.new { |_v| }
+    write_return_value = Proc.new do |v|
+      lowered = (v ? 1 : 0)
+      uniffi_out_return.write_int8(lowered)
+    end
     ::Dkm.uniffi_trait_interface_call(
       uniffi_call_status,
       make_call,
@@ -4656,6 +4709,8 @@ module UniffiCallbackInterfaceForeignStore
       uniffi_call_status,
       make_call,
       write_return_value,
+      ForeignError,
+      Proc.new { |e| RustBuffer.alloc_from_TypeForeignError(e) }
     )
   end
 
@@ -4747,7 +4802,7 @@ end
     # Call the (fallible) function before creating any half-baked object instances.
     # Lightly yucky way to bypass the usual "initialize" logic
     # and just create a new instance with the required handle.
-    return uniffi_allocate(::Dkm.rust_call(:uniffi_dkm_uniffi_fn_constructor_store_foreign,(ForeignStore.uniffi_lower store)))
+    return uniffi_allocate(::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_constructor_store_foreign,(ForeignStore.uniffi_lower store)))
   end
   
   def self.memory()
@@ -4757,13 +4812,15 @@ end
     return uniffi_allocate(::Dkm.rust_call(:uniffi_dkm_uniffi_fn_constructor_store_memory,))
   end
   
-  def self.open(location)
+  def self.open(location, password = nil)
         location = ::Dkm::uniffi_utf8(location)
         
+        password = (password ? ::Dkm::uniffi_utf8(password) : nil)
+        RustBuffer.check_lower_Optionalstring(password)
     # Call the (fallible) function before creating any half-baked object instances.
     # Lightly yucky way to bypass the usual "initialize" logic
     # and just create a new instance with the required handle.
-    return uniffi_allocate(::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_constructor_store_open,RustBuffer.alloc_from_string(location)))
+    return uniffi_allocate(::Dkm.rust_call_with_error(DkmError,:uniffi_dkm_uniffi_fn_constructor_store_open,RustBuffer.alloc_from_string(location),RustBuffer.alloc_from_Optionalstring(password)))
   end
   
 

@@ -663,7 +663,7 @@ internal interface UniffiCallbackInterfaceForeignStoreMethod3 : com.sun.jna.Call
     fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`stream`: RustBuffer.ByValue,`from`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceForeignStoreMethod4 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`commit`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`commit`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceForeignStoreMethod5 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
@@ -799,9 +799,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant(
     ): Int
+    external fun uniffi_dkm_uniffi_checksum_method_unsealed_origin(
+    ): Int
+    external fun uniffi_dkm_uniffi_checksum_method_unsealed_plaintext(
+    ): Int
     external fun uniffi_dkm_uniffi_checksum_method_identity_id(
     ): Int
-    external fun uniffi_dkm_uniffi_checksum_method_identity_public(
+    external fun uniffi_dkm_uniffi_checksum_method_identity_public_identity(
     ): Int
     external fun uniffi_dkm_uniffi_checksum_method_identity_save(
     ): Int
@@ -940,7 +944,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_dkm_uniffi_fn_method_host_requests(`ptr`: Long,`ring`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dkm_uniffi_fn_method_host_revoke_epoch(`ptr`: Long,`ring`: RustBuffer.ByValue,`epoch`: Int,`by`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dkm_uniffi_fn_method_host_revoke_epoch(`ptr`: Long,`ring`: RustBuffer.ByValue,`epoch`: Long,`by`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dkm_uniffi_fn_method_host_revoke_grant(`ptr`: Long,`ring`: RustBuffer.ByValue,`grant`: RustBuffer.ByValue,`by`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -961,8 +965,18 @@ internal object UniffiLib {
     external fun uniffi_dkm_uniffi_fn_method_host_store(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dkm_uniffi_fn_method_host_unseal(`ptr`: Long,`ring`: RustBuffer.ByValue,`sealed`: RustBuffer.ByValue,`context`: RustBuffer.ByValue,`by`: Long,`acceptSealOnly`: Byte,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): Long
     external fun uniffi_dkm_uniffi_fn_method_host_unseal_with_grant(`ptr`: Long,`ring`: RustBuffer.ByValue,`grant`: RustBuffer.ByValue,`sealed`: RustBuffer.ByValue,`context`: RustBuffer.ByValue,`by`: Long,`acceptSealOnly`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dkm_uniffi_fn_clone_unsealed(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_dkm_uniffi_fn_free_unsealed(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_dkm_uniffi_fn_method_unsealed_origin(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dkm_uniffi_fn_method_unsealed_plaintext(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dkm_uniffi_fn_clone_identity(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -976,7 +990,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dkm_uniffi_fn_method_identity_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_dkm_uniffi_fn_method_identity_public(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dkm_uniffi_fn_method_identity_public_identity(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dkm_uniffi_fn_method_identity_save(`ptr`: Long,`path`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1041,7 +1055,7 @@ internal object UniffiLib {
     external fun uniffi_dkm_uniffi_fn_method_foreignstore_lines_from(`ptr`: Long,`name`: RustBuffer.ByValue,`stream`: RustBuffer.ByValue,`from`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dkm_uniffi_fn_method_foreignstore_commit(`ptr`: Long,`name`: RustBuffer.ByValue,`commit`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
+    ): Byte
     external fun uniffi_dkm_uniffi_fn_method_foreignstore_names(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_dkm_uniffi_fn_method_foreignstore_location(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1056,7 +1070,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_dkm_uniffi_fn_constructor_store_memory(uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_dkm_uniffi_fn_constructor_store_open(`location`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_dkm_uniffi_fn_constructor_store_open(`location`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_dkm_uniffi_fn_method_store_location(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1190,7 +1204,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_func_default_policy() and 0xFFFF) != 25640) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_func_error_code() and 0xFFFF) != 27432) {
+    if ((lib.uniffi_dkm_uniffi_checksum_func_error_code() and 0xFFFF) != 29644) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_func_version() and 0xFFFF) != 6527) {
@@ -1199,7 +1213,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_add_member() and 0xFFFF) != 11784) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_host_apply() and 0xFFFF) != 64148) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_host_apply() and 0xFFFF) != 18398) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_approve() and 0xFFFF) != 40928) {
@@ -1244,13 +1258,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_rename_ring() and 0xFFFF) != 34245) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_host_request_access() and 0xFFFF) != 45241) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_host_request_access() and 0xFFFF) != 63550) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_requests() and 0xFFFF) != 41279) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_host_revoke_epoch() and 0xFFFF) != 20022) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_host_revoke_epoch() and 0xFFFF) != 11493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_revoke_grant() and 0xFFFF) != 51582) {
@@ -1280,16 +1294,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_method_host_store() and 0xFFFF) != 60787) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_host_unseal() and 0xFFFF) != 21961) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_host_unseal() and 0xFFFF) != 42363) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant() and 0xFFFF) != 37865) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_host_unseal_with_grant() and 0xFFFF) != 1315) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_dkm_uniffi_checksum_method_unsealed_origin() and 0xFFFF) != 34837) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_dkm_uniffi_checksum_method_unsealed_plaintext() and 0xFFFF) != 35789) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_identity_id() and 0xFFFF) != 19176) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_identity_public() and 0xFFFF) != 13877) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_identity_public_identity() and 0xFFFF) != 21624) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_identity_save() and 0xFFFF) != 20742) {
@@ -1322,22 +1342,22 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_ring() and 0xFFFF) != 62581) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_line_count() and 0xFFFF) != 60402) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_line_count() and 0xFFFF) != 19987) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_last_line() and 0xFFFF) != 34493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_lines_from() and 0xFFFF) != 64486) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_lines_from() and 0xFFFF) != 42489) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_commit() and 0xFFFF) != 6392) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_commit() and 0xFFFF) != 2905) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_names() and 0xFFFF) != 22834) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_location() and 0xFFFF) != 7611) {
+    if ((lib.uniffi_dkm_uniffi_checksum_method_foreignstore_location() and 0xFFFF) != 2816) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_method_store_location() and 0xFFFF) != 28953) {
@@ -1382,13 +1402,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_file() and 0xFFFF) != 1599) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_foreign() and 0xFFFF) != 35469) {
+    if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_foreign() and 0xFFFF) != 23660) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_memory() and 0xFFFF) != 44499) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_open() and 0xFFFF) != 38769) {
+    if ((lib.uniffi_dkm_uniffi_checksum_constructor_store_open() and 0xFFFF) != 35226) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1582,50 +1602,23 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUByte: FfiConverter<UByte, Byte> {
-    override fun lift(value: Byte): UByte {
-        return value.toUByte()
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
     }
 
-    fun lift(value: Int): UByte {
-        return value.toUByte()
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
     }
 
-    override fun read(buf: ByteBuffer): UByte {
-        return lift(buf.get())
+    override fun lower(value: Int): Int {
+        return value
     }
 
-    override fun lower(value: UByte): Byte {
-        return value.toByte()
-    }
+    override fun allocationSize(value: Int) = 4UL
 
-    override fun allocationSize(value: UByte) = 1UL
-
-    override fun write(value: UByte, buf: ByteBuffer) {
-        buf.put(value.toByte())
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterUInt: FfiConverter<UInt, Int> {
-    override fun lift(value: Int): UInt {
-        return value.toUInt()
-    }
-
-    override fun read(buf: ByteBuffer): UInt {
-        return lift(buf.getInt())
-    }
-
-    override fun lower(value: UInt): Int {
-        return value.toInt()
-    }
-
-    override fun allocationSize(value: UInt) = 4UL
-
-    override fun write(value: UInt, buf: ByteBuffer) {
-        buf.putInt(value.toInt())
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -1649,6 +1642,29 @@ public object FfiConverterULong: FfiConverter<ULong, Long> {
 
     override fun write(value: ULong, buf: ByteBuffer) {
         buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterLong: FfiConverter<Long, Long> {
+    override fun lift(value: Long): Long {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Long {
+        return buf.getLong()
+    }
+
+    override fun lower(value: Long): Long {
+        return value
+    }
+
+    override fun allocationSize(value: Long) = 8UL
+
+    override fun write(value: Long, buf: ByteBuffer) {
+        buf.putLong(value)
     }
 }
 
@@ -2167,7 +2183,9 @@ public object FfiConverterTypeClock: FfiConverter<Clock, Long> {
 /**
  * What a store written in the foreign language gives: primitives only. Every method may
  * throw `ForeignError.Unavailable`; `commit` also `ForeignError.Conflict`. Any other
- * exception counts as `Unavailable`.
+ * exception the generated code catches (Kotlin `Exception`, Ruby `StandardError`) counts as
+ * `Unavailable`. Counts and indexes are `i64` (Java can call them; a negative count is
+ * refused as `StoreUnavailable`).
  */
 public interface ForeignStore {
     
@@ -2179,7 +2197,7 @@ public interface ForeignStore {
     /**
      * How many lines `stream` of ring `name` holds (0 when none).
      */
-    fun `lineCount`(`name`: kotlin.String, `stream`: Stream): kotlin.ULong
+    fun `lineCount`(`name`: kotlin.String, `stream`: Stream): kotlin.Long
     
     /**
      * The last line of `stream`, if any.
@@ -2189,12 +2207,15 @@ public interface ForeignStore {
     /**
      * The lines of `stream` from index `from` (0-based) to the end.
      */
-    fun `linesFrom`(`name`: kotlin.String, `stream`: Stream, `from`: kotlin.ULong): List<kotlin.String>
+    fun `linesFrom`(`name`: kotlin.String, `stream`: Stream, `from`: kotlin.Long): List<kotlin.String>
     
     /**
-     * Carries out `commit` atomically for ring `name`.
+     * Carries out `commit` atomically for ring `name`, then returns `true`. Anything else is
+     * taken as nothing written (`StoreUnavailable`): a method that died without returning
+     * (a JVM `Error`, a Ruby `Interrupt`, which the generated code does not catch) leaves
+     * the default `false`, so it is never mistaken for a write.
      */
-    fun `commit`(`name`: kotlin.String, `commit`: Commit)
+    fun `commit`(`name`: kotlin.String, `commit`: Commit): kotlin.Boolean
     
     /**
      * The names of the rings it holds.
@@ -2213,7 +2234,9 @@ public interface ForeignStore {
 /**
  * What a store written in the foreign language gives: primitives only. Every method may
  * throw `ForeignError.Unavailable`; `commit` also `ForeignError.Conflict`. Any other
- * exception counts as `Unavailable`.
+ * exception the generated code catches (Kotlin `Exception`, Ruby `StandardError`) counts as
+ * `Unavailable`. Counts and indexes are `i64` (Java can call them; a negative count is
+ * refused as `StoreUnavailable`).
  */
 open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
 {
@@ -2338,8 +2361,8 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
     /**
      * How many lines `stream` of ring `name` holds (0 when none).
      */
-    @Throws(ForeignException::class)override fun `lineCount`(`name`: kotlin.String, `stream`: Stream): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(ForeignException::class)override fun `lineCount`(`name`: kotlin.String, `stream`: Stream): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(ForeignException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_method_foreignstore_line_count(
@@ -2376,7 +2399,7 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
     /**
      * The lines of `stream` from index `from` (0-based) to the end.
      */
-    @Throws(ForeignException::class)override fun `linesFrom`(`name`: kotlin.String, `stream`: Stream, `from`: kotlin.ULong): List<kotlin.String> {
+    @Throws(ForeignException::class)override fun `linesFrom`(`name`: kotlin.String, `stream`: Stream, `from`: kotlin.Long): List<kotlin.String> {
             return FfiConverterSequenceString.lift(
     callWithHandle {
     uniffiRustCallWithError(ForeignException) { _status ->
@@ -2385,7 +2408,7 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
         
         FfiConverterString.lower(`name`),
         FfiConverterTypeStream.lower(`stream`),
-        FfiConverterULong.lower(`from`),_status)
+        FfiConverterLong.lower(`from`),_status)
 }
     }
     )
@@ -2394,10 +2417,13 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
 
     
     /**
-     * Carries out `commit` atomically for ring `name`.
+     * Carries out `commit` atomically for ring `name`, then returns `true`. Anything else is
+     * taken as nothing written (`StoreUnavailable`): a method that died without returning
+     * (a JVM `Error`, a Ruby `Interrupt`, which the generated code does not catch) leaves
+     * the default `false`, so it is never mistaken for a write.
      */
-    @Throws(ForeignException::class)override fun `commit`(`name`: kotlin.String, `commit`: Commit)
-        = 
+    @Throws(ForeignException::class)override fun `commit`(`name`: kotlin.String, `commit`: Commit): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
     callWithHandle {
     uniffiRustCallWithError(ForeignException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_method_foreignstore_commit(
@@ -2407,7 +2433,8 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
         FfiConverterTypeCommit.lower(`commit`),_status)
 }
     }
-    
+    )
+    }
     
 
     
@@ -2431,10 +2458,11 @@ open class ForeignStoreImpl: Disposable, AutoCloseable, ForeignStore
     /**
      * Where it is, stable across processes (a database and table, a bucket and prefix):
      * read once, when the store is made.
-     */override fun `location`(): kotlin.String {
+     */
+    @Throws(ForeignException::class)override fun `location`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(ForeignException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_method_foreignstore_location(
         it,
         _status)
@@ -2488,7 +2516,7 @@ internal object uniffiCallbackInterfaceForeignStore {
                     FfiConverterTypeStream.lift(`stream`),
                 )
             }
-            val writeReturn = { value: kotlin.ULong -> uniffiOutReturn.setValue(FfiConverterULong.lower(value)) }
+            val writeReturn = { value: kotlin.Long -> uniffiOutReturn.setValue(FfiConverterLong.lower(value)) }
             uniffiTraitInterfaceCallWithError(
                 uniffiCallStatus,
                 makeCall,
@@ -2522,7 +2550,7 @@ internal object uniffiCallbackInterfaceForeignStore {
                 uniffiObj.`linesFrom`(
                     FfiConverterString.lift(`name`),
                     FfiConverterTypeStream.lift(`stream`),
-                    FfiConverterULong.lift(`from`),
+                    FfiConverterLong.lift(`from`),
                 )
             }
             val writeReturn = { value: List<kotlin.String> -> uniffiOutReturn.setValue(FfiConverterSequenceString.lower(value)) }
@@ -2535,7 +2563,7 @@ internal object uniffiCallbackInterfaceForeignStore {
         }
     }
     internal object `commit`: UniffiCallbackInterfaceForeignStoreMethod4 {
-        override fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`commit`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`name`: RustBuffer.ByValue,`commit`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeForeignStore.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`commit`(
@@ -2543,7 +2571,7 @@ internal object uniffiCallbackInterfaceForeignStore {
                     FfiConverterTypeCommit.lift(`commit`),
                 )
             }
-            val writeReturn = { _: Unit -> Unit }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
             uniffiTraitInterfaceCallWithError(
                 uniffiCallStatus,
                 makeCall,
@@ -2576,7 +2604,12 @@ internal object uniffiCallbackInterfaceForeignStore {
                 )
             }
             val writeReturn = { value: kotlin.String -> uniffiOutReturn.setValue(FfiConverterString.lower(value)) }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ForeignException -> FfiConverterTypeForeignError.lower(e) }
+            )
         }
     }
 
@@ -2766,7 +2799,7 @@ public interface HostInterface {
      * Signs the approved change request `request` (hex id), as the admin `by`; returns the
      * new governance version.
      */
-    fun `apply`(`ring`: kotlin.String, `request`: kotlin.String, `by`: Identity): kotlin.ULong
+    fun `apply`(`ring`: kotlin.String, `request`: kotlin.String, `by`: Identity): kotlin.Long
     
     /**
      * Approves request `request` (hex id) at `level`, as the approver `by`.
@@ -2850,7 +2883,7 @@ public interface HostInterface {
      * to secrets sealed since `since`, or to the closed `epochs` (neither: secrets sealed
      * from now); returns its id (hex).
      */
-    fun `requestAccess`(`ring`: kotlin.String, `reason`: kotlin.String, `durationSecs`: kotlin.ULong, `by`: Identity, `since`: java.time.Instant? = null, `epochs`: List<kotlin.UInt> = listOf()): kotlin.String
+    fun `requestAccess`(`ring`: kotlin.String, `reason`: kotlin.String, `durationSecs`: kotlin.Long, `by`: Identity, `since`: java.time.Instant? = null, `epochs`: List<kotlin.Long> = listOf()): kotlin.String
     
     /**
      * Every logged request and where it stands, as a JSON array (`dkm access list --json`).
@@ -2860,7 +2893,7 @@ public interface HostInterface {
     /**
      * Revokes `epoch`, as the admin `by`.
      */
-    fun `revokeEpoch`(`ring`: kotlin.String, `epoch`: kotlin.UInt, `by`: Identity): ChangeOutcome
+    fun `revokeEpoch`(`ring`: kotlin.String, `epoch`: kotlin.Long, `by`: Identity): ChangeOutcome
     
     /**
      * Revokes grant `grant` (hex id), as the admin `by` (no quorum).
@@ -3083,8 +3116,8 @@ open class Host: Disposable, AutoCloseable, HostInterface
      * Signs the approved change request `request` (hex id), as the admin `by`; returns the
      * new governance version.
      */
-    @Throws(DkmException::class)override fun `apply`(`ring`: kotlin.String, `request`: kotlin.String, `by`: Identity): kotlin.ULong {
-            return FfiConverterULong.lift(
+    @Throws(DkmException::class)override fun `apply`(`ring`: kotlin.String, `request`: kotlin.String, `by`: Identity): kotlin.Long {
+            return FfiConverterLong.lift(
     callWithHandle {
     uniffiRustCallWithError(DkmException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_method_host_apply(
@@ -3376,7 +3409,7 @@ open class Host: Disposable, AutoCloseable, HostInterface
      * to secrets sealed since `since`, or to the closed `epochs` (neither: secrets sealed
      * from now); returns its id (hex).
      */
-    @Throws(DkmException::class)override fun `requestAccess`(`ring`: kotlin.String, `reason`: kotlin.String, `durationSecs`: kotlin.ULong, `by`: Identity, `since`: java.time.Instant?, `epochs`: List<kotlin.UInt>): kotlin.String {
+    @Throws(DkmException::class)override fun `requestAccess`(`ring`: kotlin.String, `reason`: kotlin.String, `durationSecs`: kotlin.Long, `by`: Identity, `since`: java.time.Instant?, `epochs`: List<kotlin.Long>): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(DkmException) { _status ->
@@ -3385,10 +3418,10 @@ open class Host: Disposable, AutoCloseable, HostInterface
         
         FfiConverterString.lower(`ring`),
         FfiConverterString.lower(`reason`),
-        FfiConverterULong.lower(`durationSecs`),
+        FfiConverterLong.lower(`durationSecs`),
         FfiConverterTypeIdentity.lower(`by`),
         FfiConverterOptionalTimestamp.lower(`since`),
-        FfiConverterSequenceUInt.lower(`epochs`),_status)
+        FfiConverterSequenceLong.lower(`epochs`),_status)
 }
     }
     )
@@ -3417,7 +3450,7 @@ open class Host: Disposable, AutoCloseable, HostInterface
     /**
      * Revokes `epoch`, as the admin `by`.
      */
-    @Throws(DkmException::class)override fun `revokeEpoch`(`ring`: kotlin.String, `epoch`: kotlin.UInt, `by`: Identity): ChangeOutcome {
+    @Throws(DkmException::class)override fun `revokeEpoch`(`ring`: kotlin.String, `epoch`: kotlin.Long, `by`: Identity): ChangeOutcome {
             return FfiConverterTypeChangeOutcome.lift(
     callWithHandle {
     uniffiRustCallWithError(DkmException) { _status ->
@@ -3425,7 +3458,7 @@ open class Host: Disposable, AutoCloseable, HostInterface
         it,
         
         FfiConverterString.lower(`ring`),
-        FfiConverterUInt.lower(`epoch`),
+        FfiConverterLong.lower(`epoch`),
         FfiConverterTypeIdentity.lower(`by`),_status)
 }
     }
@@ -3812,9 +3845,10 @@ public interface IdentityInterface {
     fun `id`(): kotlin.String
     
     /**
-     * The public identity (what an admin adds to a ring).
+     * The public identity (what an admin adds to a ring). Not `public`: a keyword in Java
+     * and Swift.
      */
-    fun `public`(): PublicIdentity
+    fun `publicIdentity`(): PublicIdentity
     
     /**
      * Writes this identity to a new file at `path` (mode 0600; an existing file is never
@@ -3954,12 +3988,13 @@ open class Identity: Disposable, AutoCloseable, IdentityInterface
 
     
     /**
-     * The public identity (what an admin adds to a ring).
-     */override fun `public`(): PublicIdentity {
+     * The public identity (what an admin adds to a ring). Not `public`: a keyword in Java
+     * and Swift.
+     */override fun `publicIdentity`(): PublicIdentity {
             return FfiConverterTypePublicIdentity.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_dkm_uniffi_fn_method_identity_public(
+    UniffiLib.uniffi_dkm_uniffi_fn_method_identity_public_identity(
         it,
         _status)
 }
@@ -5388,10 +5423,11 @@ open class Store: Disposable, AutoCloseable, StoreInterface
      * with a change token, two append-only line streams, one atomic commit); heads, audit
      * records and every check stay in dkm. Its methods may be called from several threads
      * at once, and no lock of the host is held while they run (a method may itself call the
-     * host).
-     */ fun `foreign`(`store`: ForeignStore): Store {
+     * host). Its `location()` is read once, here (a failure is `StoreUnavailable`).
+     */
+    @Throws(DkmException::class) fun `foreign`(`store`: ForeignStore): Store {
             return FfiConverterTypeStore.lift(
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(DkmException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_constructor_store_foreign(
     
         
@@ -5418,16 +5454,20 @@ open class Store: Disposable, AutoCloseable, StoreInterface
 
         
     /**
-     * The store a `dkm --store` location names: a directory path or `file://PATH` (other
-     * schemes are `InvalidInput`: this library is built without the etcd client).
+     * The store a `dkm --store` location names: a directory path, `file://PATH`,
+     * `etcd://HOST:PORT[,HOST:PORT...]/PREFIX` or `etcds://...` (docs/etcd.md; `password` is
+     * the etcd user's, never part of the URL). Connecting to etcd waits at most the URL's
+     * timeout (5 s by default) and fails `StoreUnavailable`; another `SCHEME:` is
+     * `InvalidInput`.
      */
-    @Throws(DkmException::class) fun `open`(`location`: kotlin.String): Store {
+    @Throws(DkmException::class) fun `open`(`location`: kotlin.String, `password`: kotlin.String? = null): Store {
             return FfiConverterTypeStore.lift(
     uniffiRustCallWithError(DkmException) { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_constructor_store_open(
     
         
-        FfiConverterString.lower(`location`),_status)
+        FfiConverterString.lower(`location`),
+        FfiConverterOptionalString.lower(`password`),_status)
 }
     )
     }
@@ -5463,6 +5503,308 @@ public object FfiConverterTypeStore: FfiConverter<Store, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * An opened secret and who sealed it. An object, not a record: its string form never shows
+ * the plaintext, and the plaintext kept here is wiped when the object is destroyed.
+ */
+public interface UnsealedInterface {
+    
+    /**
+     * Who sealed it.
+     */
+    fun `origin`(): Origin
+    
+    /**
+     * The plaintext (a copy in the foreign language's memory: dkm cannot wipe it).
+     */
+    fun `plaintext`(): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * An opened secret and who sealed it. An object, not a record: its string form never shows
+ * the plaintext, and the plaintext kept here is wiped when the object is destroyed.
+ */
+open class Unsealed: Disposable, AutoCloseable, UnsealedInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_dkm_uniffi_fn_free_unsealed(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_dkm_uniffi_fn_clone_unsealed(handle, status)
+        }
+    }
+
+    
+    /**
+     * Who sealed it.
+     */override fun `origin`(): Origin {
+            return FfiConverterTypeOrigin.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dkm_uniffi_fn_method_unsealed_origin(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The plaintext (a copy in the foreign language's memory: dkm cannot wipe it).
+     */override fun `plaintext`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dkm_uniffi_fn_method_unsealed_plaintext(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_dkm_uniffi_fn_method_unsealed_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUnsealed: FfiConverter<Unsealed, Long> {
+    override fun lower(value: Unsealed): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Unsealed {
+        return Unsealed(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Unsealed {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Unsealed) = 8UL
+
+    override fun write(value: Unsealed, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * Lines to append to one stream of a [`Commit`].
@@ -5477,7 +5819,7 @@ data class Append (
      * The line count the write was computed from: the stream must still hold exactly this
      * many lines.
      */
-    var `expectedCount`: kotlin.ULong
+    var `expectedCount`: kotlin.Long
     , 
     /**
      * The lines, in order (JSON, no newline).
@@ -5500,20 +5842,20 @@ public object FfiConverterTypeAppend: FfiConverterRustBuffer<Append> {
     override fun read(buf: ByteBuffer): Append {
         return Append(
             FfiConverterTypeStream.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
 
     override fun allocationSize(value: Append) = (
             FfiConverterTypeStream.allocationSize(value.`stream`) +
-            FfiConverterULong.allocationSize(value.`expectedCount`) +
+            FfiConverterLong.allocationSize(value.`expectedCount`) +
             FfiConverterSequenceString.allocationSize(value.`lines`)
     )
 
     override fun write(value: Append, buf: ByteBuffer) {
             FfiConverterTypeStream.write(value.`stream`, buf)
-            FfiConverterULong.write(value.`expectedCount`, buf)
+            FfiConverterLong.write(value.`expectedCount`, buf)
             FfiConverterSequenceString.write(value.`lines`, buf)
     }
 }
@@ -5666,9 +6008,9 @@ data class LevelSpec (
     var `name`: kotlin.String
     , 
     /**
-     * How many of its approvers must approve.
+     * How many of its approvers must approve (1 to their number).
      */
-    var `quorum`: kotlin.UByte
+    var `quorum`: kotlin.Int
     , 
     /**
      * Its approvers (members with the approver role).
@@ -5701,20 +6043,20 @@ public object FfiConverterTypeLevelSpec: FfiConverterRustBuffer<LevelSpec> {
     override fun read(buf: ByteBuffer): LevelSpec {
         return LevelSpec(
             FfiConverterString.read(buf),
-            FfiConverterUByte.read(buf),
+            FfiConverterInt.read(buf),
             FfiConverterSequenceTypePublicIdentity.read(buf),
         )
     }
 
     override fun allocationSize(value: LevelSpec) = (
             FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterUByte.allocationSize(value.`quorum`) +
+            FfiConverterInt.allocationSize(value.`quorum`) +
             FfiConverterSequenceTypePublicIdentity.allocationSize(value.`approvers`)
     )
 
     override fun write(value: LevelSpec, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
-            FfiConverterUByte.write(value.`quorum`, buf)
+            FfiConverterInt.write(value.`quorum`, buf)
             FfiConverterSequenceTypePublicIdentity.write(value.`approvers`, buf)
     }
 }
@@ -5729,34 +6071,34 @@ data class Policy (
     /**
      * Interval length of new epochs, in seconds.
      */
-    var `intervalSecs`: kotlin.ULong
+    var `intervalSecs`: kotlin.Long
     , 
     /**
      * Longest grant of elevated access, in seconds.
      */
-    var `maxGrantSecs`: kotlin.ULong
+    var `maxGrantSecs`: kotlin.Long
     , 
     /**
      * How far back a grant's scope may reach, in seconds.
      */
-    var `maxLookbackSecs`: kotlin.ULong
+    var `maxLookbackSecs`: kotlin.Long
     , 
     /**
      * How long a request stays open, in seconds.
      */
-    var `requestLifetimeSecs`: kotlin.ULong
+    var `requestLifetimeSecs`: kotlin.Long
     , 
     /**
      * Freshness: a key holder must run `maintain` within this many intervals of its last
      * write (at most 64).
      */
-    var `freshnessIntervals`: kotlin.UInt
+    var `freshnessIntervals`: kotlin.Int
     , 
     /**
      * A newly added approver counts only this long after the write that bound it, in
      * seconds.
      */
-    var `approverCooloffSecs`: kotlin.ULong
+    var `approverCooloffSecs`: kotlin.Long
     
 ){
     
@@ -5773,31 +6115,31 @@ data class Policy (
 public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
     override fun read(buf: ByteBuffer): Policy {
         return Policy(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: Policy) = (
-            FfiConverterULong.allocationSize(value.`intervalSecs`) +
-            FfiConverterULong.allocationSize(value.`maxGrantSecs`) +
-            FfiConverterULong.allocationSize(value.`maxLookbackSecs`) +
-            FfiConverterULong.allocationSize(value.`requestLifetimeSecs`) +
-            FfiConverterUInt.allocationSize(value.`freshnessIntervals`) +
-            FfiConverterULong.allocationSize(value.`approverCooloffSecs`)
+            FfiConverterLong.allocationSize(value.`intervalSecs`) +
+            FfiConverterLong.allocationSize(value.`maxGrantSecs`) +
+            FfiConverterLong.allocationSize(value.`maxLookbackSecs`) +
+            FfiConverterLong.allocationSize(value.`requestLifetimeSecs`) +
+            FfiConverterInt.allocationSize(value.`freshnessIntervals`) +
+            FfiConverterLong.allocationSize(value.`approverCooloffSecs`)
     )
 
     override fun write(value: Policy, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`intervalSecs`, buf)
-            FfiConverterULong.write(value.`maxGrantSecs`, buf)
-            FfiConverterULong.write(value.`maxLookbackSecs`, buf)
-            FfiConverterULong.write(value.`requestLifetimeSecs`, buf)
-            FfiConverterUInt.write(value.`freshnessIntervals`, buf)
-            FfiConverterULong.write(value.`approverCooloffSecs`, buf)
+            FfiConverterLong.write(value.`intervalSecs`, buf)
+            FfiConverterLong.write(value.`maxGrantSecs`, buf)
+            FfiConverterLong.write(value.`maxLookbackSecs`, buf)
+            FfiConverterLong.write(value.`requestLifetimeSecs`, buf)
+            FfiConverterInt.write(value.`freshnessIntervals`, buf)
+            FfiConverterLong.write(value.`approverCooloffSecs`, buf)
     }
 }
 
@@ -5899,53 +6241,6 @@ public object FfiConverterTypeStoredRing: FfiConverterRustBuffer<StoredRing> {
 
 
 /**
- * An opened secret and who sealed it.
- */
-data class Unsealed (
-    /**
-     * The plaintext.
-     */
-    var `plaintext`: kotlin.ByteArray
-    , 
-    /**
-     * Who sealed it.
-     */
-    var `origin`: Origin
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeUnsealed: FfiConverterRustBuffer<Unsealed> {
-    override fun read(buf: ByteBuffer): Unsealed {
-        return Unsealed(
-            FfiConverterByteArray.read(buf),
-            FfiConverterTypeOrigin.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: Unsealed) = (
-            FfiConverterByteArray.allocationSize(value.`plaintext`) +
-            FfiConverterTypeOrigin.allocationSize(value.`origin`)
-    )
-
-    override fun write(value: Unsealed, buf: ByteBuffer) {
-            FfiConverterByteArray.write(value.`plaintext`, buf)
-            FfiConverterTypeOrigin.write(value.`origin`, buf)
-    }
-}
-
-
-
-/**
  * What a governance verb did.
  */
 sealed class ChangeOutcome {
@@ -5958,7 +6253,7 @@ sealed class ChangeOutcome {
         /**
          * The governance version.
          */
-        val `version`: kotlin.ULong, 
+        val `version`: kotlin.Long, 
         /**
          * Key holders must still carry it out.
          */
@@ -6002,7 +6297,7 @@ public object FfiConverterTypeChangeOutcome : FfiConverterRustBuffer<ChangeOutco
     override fun read(buf: ByteBuffer): ChangeOutcome {
         return when(buf.getInt()) {
             1 -> ChangeOutcome.Applied(
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
                 FfiConverterBoolean.read(buf),
                 )
             2 -> ChangeOutcome.Requested(
@@ -6017,7 +6312,7 @@ public object FfiConverterTypeChangeOutcome : FfiConverterRustBuffer<ChangeOutco
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterULong.allocationSize(value.`version`)
+                + FfiConverterLong.allocationSize(value.`version`)
                 + FfiConverterBoolean.allocationSize(value.`pending`)
             )
         }
@@ -6034,7 +6329,7 @@ public object FfiConverterTypeChangeOutcome : FfiConverterRustBuffer<ChangeOutco
         when(value) {
             is ChangeOutcome.Applied -> {
                 buf.putInt(1)
-                FfiConverterULong.write(value.`version`, buf)
+                FfiConverterLong.write(value.`version`, buf)
                 FfiConverterBoolean.write(value.`pending`, buf)
                 Unit
             }
@@ -6510,28 +6805,28 @@ public object FfiConverterTypeStream: FfiConverterRustBuffer<Stream> {
 /**
  * @suppress
  */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
         if (buf.get().toInt() == 0) {
             return null
         }
-        return FfiConverterUInt.read(buf)
+        return FfiConverterInt.read(buf)
     }
 
-    override fun allocationSize(value: kotlin.UInt?): ULong {
+    override fun allocationSize(value: kotlin.Int?): ULong {
         if (value == null) {
             return 1UL
         } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
+            return 1UL + FfiConverterInt.allocationSize(value)
         }
     }
 
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
         if (value == null) {
             buf.put(0)
         } else {
             buf.put(1)
-            FfiConverterUInt.write(value, buf)
+            FfiConverterInt.write(value, buf)
         }
     }
 }
@@ -6766,24 +7061,24 @@ public object FfiConverterOptionalTypeStoredRing: FfiConverterRustBuffer<StoredR
 /**
  * @suppress
  */
-public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
-    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+public object FfiConverterSequenceLong: FfiConverterRustBuffer<List<kotlin.Long>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Long> {
         val len = buf.getInt()
-        return List<kotlin.UInt>(len) {
-            FfiConverterUInt.read(buf)
+        return List<kotlin.Long>(len) {
+            FfiConverterLong.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+    override fun allocationSize(value: List<kotlin.Long>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterLong.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+    override fun write(value: List<kotlin.Long>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterUInt.write(it, buf)
+            FfiConverterLong.write(it, buf)
         }
     }
 }
@@ -6917,8 +7212,8 @@ public object FfiConverterSequenceTypeLevelSpec: FfiConverterRustBuffer<List<Lev
         /**
          * The stable code of the error kind `name` (`"Tampered"` is 5; SPEC §9), or `None` for a
          * name that is not a kind.
-         */ fun `errorCode`(`name`: kotlin.String): kotlin.UInt? {
-            return FfiConverterOptionalUInt.lift(
+         */ fun `errorCode`(`name`: kotlin.String): kotlin.Int? {
+            return FfiConverterOptionalInt.lift(
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_dkm_uniffi_fn_func_error_code(
     
