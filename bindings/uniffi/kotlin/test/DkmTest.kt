@@ -510,14 +510,12 @@ fun testStory() {
     assertContentEquals(b("epoch two"), later.unseal(r, epoch2, ctx, svc).plaintext())
 }
 
-/** A ring "r" on a memory store with its key holder, maintained at T0. */
-class MemoryWorld {
-    val store = Store.memory()
+/** Ring [r] on [store] with memory pins and its key holder, maintained at T0. */
+open class World(val store: Store, val r: String) {
     val pins = Pins.memory()
     val host = fixedHost(store, pins, T0)
     val admin = Identity.generate()
     val svc = Identity.generate()
-    val r = "r"
 
     init {
         host.createRing(r, null, admin)
@@ -525,6 +523,9 @@ class MemoryWorld {
         host.maintain(r, svc)
     }
 }
+
+/** A ring "r" on a memory store. */
+class MemoryWorld : World(Store.memory(), "r")
 
 fun testUnsealed() {
     val w = MemoryWorld()
@@ -1150,21 +1151,9 @@ class MapStore(private val loc: String = "kotlin-maps") : ForeignStore {
     fun lines(name: String, s: Stream): List<String> = synchronized(lock) { stream(name, s).toList() }
 }
 
-/** A ring "main" on a MapStore, with its key holder, maintained at T0. */
-class ForeignWorld {
-    val maps = MapStore()
-    val store = Store.foreign(maps)
-    val pins = Pins.memory()
-    val host = fixedHost(store, pins, T0)
-    val admin = Identity.generate()
-    val svc = Identity.generate()
-    val r = "main"
-
-    init {
-        host.createRing(r, null, admin)
-        host.addMember(r, Role.SERVICE, svc.publicIdentity(), admin)
-        host.maintain(r, svc)
-    }
+/** A ring "main" on a MapStore ([maps]). */
+class ForeignWorld private constructor(val maps: MapStore) : World(Store.foreign(maps), "main") {
+    constructor() : this(MapStore())
 }
 
 fun testForeignStory() {
