@@ -190,10 +190,6 @@ fn failed(method: &str, e: ForeignError, may_conflict: bool) -> HostError {
     }
 }
 
-fn host_stream(s: dkm_host::Stream) -> Stream {
-    s.into()
-}
-
 impl dkm_host::ForeignStore for Foreign {
     fn ring(&self, name: &str) -> dkm_host::Result<Option<(Vec<u8>, String)>> {
         let r = self
@@ -206,7 +202,7 @@ impl dkm_host::ForeignStore for Foreign {
     fn line_count(&self, name: &str, stream: dkm_host::Stream) -> dkm_host::Result<u64> {
         let n = self
             .store
-            .line_count(name.to_owned(), host_stream(stream))
+            .line_count(name.to_owned(), stream.into())
             .map_err(|e| failed("line_count", e, false))?;
         u64::try_from(n).map_err(|_| {
             HostError::new(
@@ -218,7 +214,7 @@ impl dkm_host::ForeignStore for Foreign {
 
     fn last_line(&self, name: &str, stream: dkm_host::Stream) -> dkm_host::Result<Option<String>> {
         self.store
-            .last_line(name.to_owned(), host_stream(stream))
+            .last_line(name.to_owned(), stream.into())
             .map_err(|e| failed("last_line", e, false))
     }
 
@@ -231,7 +227,7 @@ impl dkm_host::ForeignStore for Foreign {
         let from = i64::try_from(from)
             .map_err(|_| HostError::new(ErrorKind::StoreUnavailable, "a stream index past 2^63"))?;
         self.store
-            .lines_from(name.to_owned(), host_stream(stream), from)
+            .lines_from(name.to_owned(), stream.into(), from)
             .map_err(|e| failed("lines_from", e, false))
     }
 
@@ -246,7 +242,7 @@ impl dkm_host::ForeignStore for Foreign {
                 .iter()
                 .map(|(stream, expected, lines)| {
                     Ok(Append {
-                        stream: host_stream(*stream),
+                        stream: (*stream).into(),
                         expected_count: i64::try_from(*expected).map_err(|_| {
                             HostError::new(ErrorKind::StoreUnavailable, "a stream past 2^63 lines")
                         })?,
